@@ -1,0 +1,3 @@
+"""The {{ cookiecutter.package_name }} service: a FastAPI app with JWT authentication."""
+
+__version__ = "{{ cookiecutter.version }}"

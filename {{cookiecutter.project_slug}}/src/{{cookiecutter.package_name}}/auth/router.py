@@ -1,0 +1,85 @@
+"""HTTP face of authentication: /auth/login, /auth/refresh, /auth/logout."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
+
+from ..security.passwords import MAX_PASSWORD_LENGTH
+from ..security.tokens import IssuedTokens
+from ..users.models import MAX_USERNAME_LENGTH
+from .dependencies import CurrentClaims, unauthorized
+from .schemas import ErrorResponse, LogoutRequest, RefreshRequest, TokenResponse
+from .service import (
+    AuthService,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    LoginThrottledError,
+)
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+UNAUTHORIZED = {
+    401: {"model": ErrorResponse, "description": "Missing, invalid or expired credentials"}
+}
+THROTTLED = {
+    429: {"model": ErrorResponse, "description": "Too many failed logins; see Retry-After"}
+}
+
+
+def _service(request: Request) -> AuthService:
+    return request.app.state.auth
+
+
+def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
+    # Token responses must not be cached by browsers or proxies (RFC 6749 section 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return TokenResponse(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post("/login", response_model=TokenResponse, responses=UNAUTHORIZED | THROTTLED)
+async def login(
+    request: Request,
+    response: Response,
+    username: Annotated[str, Form(min_length=1, max_length=MAX_USERNAME_LENGTH)],
+    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
+) -> TokenResponse:
+    """Exchange a username and password (OAuth2 password form) for a token pair."""
+    try:
+        issued = await _service(request).login(username, password)
+    except LoginThrottledError as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "Too many failed login attempts; try again later",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    except InvalidCredentialsError:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Incorrect username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    return _token_response(response, issued)
+
+
+@router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED)
+async def refresh(request: Request, response: Response, body: RefreshRequest) -> TokenResponse:
+    """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
+    one again is treated as theft and ends the whole session."""
+    try:
+        issued = await _service(request).refresh(body.refresh_token)
+    except InvalidRefreshTokenError:
+        raise unauthorized(token_sent=True) from None
+    return _token_response(response, issued)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def logout(
+    request: Request, claims: CurrentClaims, body: LogoutRequest | None = None
+) -> None:
+    """End the session: its access and refresh tokens stop working at once."""
+    await _service(request).logout(claims, body.refresh_token if body else None)

@@ -1,0 +1,122 @@
+"""Command line: `python -m {{ cookiecutter.package_name }} migrate | create-user | serve`.
+
+Commands print one clear line and exit non-zero on bad input; no tracebacks for mistakes a
+user can make.
+"""
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from alembic import command
+from alembic.config import Config
+
+from .config import Settings, SettingsError, get_settings
+from .db import async_database_url, create_engine, create_sessionmaker
+from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from .users import repository as users
+
+app = typer.Typer(help="Manage the service: database, users, server.", no_args_is_help=True)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1)
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic configured in code, so `migrate` works from an installed wheel too."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = async_database_url(database_url)
+    return config
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database tables (safe to run again)."""
+    settings = _settings()
+    command.upgrade(alembic_config(settings.database_url), "head")
+    typer.echo("Database is up to date.")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+async def _create_user(settings: Settings, username: str, password: str) -> str:
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            user = await users.create(db, username, await hasher.hash_async(password))
+            return str(user.id)
+    finally:
+        await engine.dispose()
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Argument(help="Login name; an email address works.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user (the password is prompted for twice, hidden, unless --password-stdin)."""
+    settings = _settings()
+    try:
+        users.validate_username(username)
+    except users.InvalidUsernameError as exc:
+        _fail(f"invalid username: {exc}")
+    password = _read_password(password_stdin)
+    if not password:
+        _fail("the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        _fail(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    try:
+        user_id = asyncio.run(_create_user(settings, username, password))
+    except users.UsernameTakenError:
+        _fail(f"a user named {username!r} already exists")
+    typer.echo(f"Created user {username!r} ({user_id}).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Run the API with uvicorn."""
+    import uvicorn
+
+    _settings()  # fail with one line now rather than a traceback in every worker
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.main:app",
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    app()

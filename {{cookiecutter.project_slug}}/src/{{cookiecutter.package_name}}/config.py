@@ -1,0 +1,135 @@
+"""Application settings, read from the environment and `.env`.
+
+Everything that differs between a laptop and production lives here, and nothing else reads
+`os.environ`. Settings are validated once at start: a missing or weak signing key stops the
+app before it serves a single request, with a message that names the setting to fix.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
+
+MIN_SECRET_KEY_BYTES = 32
+
+# Keys copied from tutorials, docs and templates. Anyone can forge tokens signed with them,
+# however long they are (the FastAPI docs' example key is 64 hex characters).
+WELL_KNOWN_SECRET_KEYS = frozenset(
+    {
+        "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+        "your-256-bit-secret",
+        "your-secret-key",
+        "your_secret_key",
+        "yoursecretkey",
+        "secret",
+        "secretkey",
+        "secret-key",
+        "secret_key",
+        "supersecret",
+        "super-secret-key",
+        "super_secret_key",
+        "change-me",
+        "changeme",
+        "change_me",
+        "changethis",
+        "change-this",
+        "please-change-me",
+        "insecure",
+        "development",
+    }
+)
+
+
+class SettingsError(RuntimeError):
+    """Raised when a setting is missing or invalid; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """All configuration of the service. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    secret_key: SecretStr | None = None
+    jwt_algorithm: JwtAlgorithm = "{{ cookiecutter.jwt_algorithm }}"
+    private_key_path: Path | None = None
+    jwt_issuer: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
+    jwt_audience: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
+    # Clock skew tolerated on exp/iat, kept small and explicit (RFC 8725 section 3.10).
+    jwt_leeway_seconds: int = Field(default=5, ge=0, le=60)
+    access_token_minutes: int = Field(default={{ cookiecutter.access_token_minutes }}, ge=1, le=1440)
+    refresh_token_days: int = Field(default={{ cookiecutter.refresh_token_days }}, ge=1, le=365)
+
+    database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db{% endif %}"
+    # How often each worker pulls revocations made by other workers: the upper bound on how
+    # long a logged-out access token can still be accepted by another process.
+    revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+
+    login_max_failures: int = Field(default=10, ge=1, le=1000)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+
+    # Argon2id cost. The defaults follow RFC 9106's second recommended option; lower them only
+    # in tests, where speed matters and the hashes protect nothing.
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.strip().lower() in WELL_KNOWN_SECRET_KEYS:
+            raise ValueError("is a well-known example value; generate a fresh random key")
+        if len(raw.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes long")
+        if len(set(raw)) < 8:
+            raise ValueError("is not random enough; generate a fresh random key")
+        return value
+
+    @model_validator(mode="after")
+    def _key_fits_algorithm(self) -> "Settings":
+        if self.jwt_algorithm == "HS256" and self.secret_key is None:
+            raise ValueError("SECRET_KEY is required when JWT_ALGORITHM is HS256")
+        if self.jwt_algorithm != "HS256" and self.private_key_path is None:
+            raise ValueError(
+                f"PRIVATE_KEY_PATH is required when JWT_ALGORITHM is {self.jwt_algorithm}"
+            )
+        return self
+
+    @property
+    def access_token_seconds(self) -> int:
+        return self.access_token_minutes * 60
+
+    @property
+    def refresh_token_seconds(self) -> int:
+        return self.refresh_token_days * 86400
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one message per bad setting.
+
+    The message uses the environment variable's name (`SECRET_KEY`), which is what the person
+    reading it has to change.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name} {message}" if name else message)
+        raise SettingsError("Invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()

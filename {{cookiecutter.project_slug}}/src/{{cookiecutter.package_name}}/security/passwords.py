@@ -1,0 +1,56 @@
+"""Password hashing with argon2id (pwdlib), kept off the event loop.
+
+Argon2 is deliberately slow and memory-hungry (OWASP Password Storage Cheat Sheet). Run on
+the event loop, one login would freeze every other request, so the async functions here
+hand the work to a worker thread.
+"""
+
+import os
+import secrets
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+# Longer passwords are refused before hashing: no one types more, and hashing megabytes of
+# attacker input per request is a denial of service.
+MAX_PASSWORD_LENGTH = 1024
+
+
+class PasswordHasher:
+    """Hashes and verifies passwords with one set of argon2id parameters."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hash = PasswordHash(
+            (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
+        )
+        # Verified against when the user does not exist, so that an unknown username costs
+        # as much time as a wrong password and response times do not reveal which it was.
+        self._dummy_hash = self._hash.hash(secrets.token_urlsafe(32))
+        # At most one hash per core at a time: a burst of logins queues here instead of taking
+        # every thread of the shared pool (and gigabytes of memory) from other requests.
+        self._limiter = CapacityLimiter(os.cpu_count() or 1)
+
+    def hash(self, password: str) -> str:
+        """An argon2id hash of `password` (blocking: call from a thread or the CLI)."""
+        return self._hash.hash(password)
+
+    async def hash_async(self, password: str) -> str:
+        """`hash`, on a worker thread."""
+        return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._limiter)
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        """Check a password on a worker thread; `password_hash=None` means "no such user".
+
+        Returns (valid, new_hash); new_hash is set when the stored hash used older
+        parameters and should be replaced.
+        """
+        if password_hash is None:
+            await anyio.to_thread.run_sync(
+                self._hash.verify, password, self._dummy_hash, limiter=self._limiter
+            )
+            return False, None
+        return await anyio.to_thread.run_sync(
+            self._hash.verify_and_update, password, password_hash, limiter=self._limiter
+        )

@@ -1,0 +1,171 @@
+"""Issue and verify JWTs: the one place that calls `jwt.encode` and `jwt.decode`.
+
+Both the route dependency and the optional middleware call `TokenService.verify_access`, so
+they cannot disagree about what a valid token is.
+"""
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+from .keys import KeySet
+from .revocation import RevokedSessions
+
+TokenType = Literal["access", "refresh"]
+
+# Our tokens are a few hundred bytes; refusing anything far larger before parsing keeps
+# hostile inputs from costing base64 and JSON work (resource abuse, RFC 8725 section 3.x).
+MAX_TOKEN_LENGTH = 4096
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Header members that would let a token pick its own key or demand extensions we do not
+# implement (RFC 7515 section 4.1.11, OWASP JWT cheat sheet). We never issue them.
+_FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud"]
+_VERIFIED_CACHE_SIZE = 10_000
+
+
+class InvalidTokenError(Exception):
+    """Any reason a token is not accepted. The reason stays on the server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The verified claims we rely on."""
+
+    user_id: str
+    session_id: str
+    token_id: str
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    refresh_token_id: str
+    expires_in: int
+
+
+class TokenService:
+    """Signs tokens with the current key and verifies them against the key set."""
+
+    def __init__(
+        self,
+        keys: KeySet,
+        revoked: RevokedSessions,
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl: int,
+        refresh_ttl: int,
+        leeway: int,
+    ) -> None:
+        self._keys = keys
+        self._revoked = revoked
+        self._issuer = issuer
+        self._audience = audience
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+        self._leeway = leeway
+        self._max_lifetime = {"access": access_ttl, "refresh": refresh_ttl}
+        # Verified access tokens by their exact string: a repeat costs a dict lookup instead of
+        # a signature check. Expiry and revocation are still checked on every use.
+        self._verified: dict[str, Claims] = {}
+
+    @property
+    def access_ttl(self) -> int:
+        return self._access_ttl
+
+    def issue(self, user_id: str, session_id: str, session_expires_at: int) -> IssuedTokens:
+        """A new access + refresh pair for one session.
+
+        The refresh token never outlives its session, so refreshing cannot extend a login
+        past its absolute lifetime.
+        """
+        now = int(time.time())
+        refresh_id = uuid.uuid4().hex
+        access = self._encode(
+            "access", user_id, session_id, uuid.uuid4().hex, now, now + self._access_ttl
+        )
+        refresh_exp = min(now + self._refresh_ttl, session_expires_at)
+        refresh = self._encode("refresh", user_id, session_id, refresh_id, now, refresh_exp)
+        return IssuedTokens(access, refresh, refresh_id, self._access_ttl)
+
+    def verify_access(self, token: str) -> Claims:
+        """Claims of a valid, unexpired, unrevoked access token, else InvalidTokenError."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token, "access")
+            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        if claims.expires_at + self._leeway <= time.time():
+            self._verified.pop(token, None)
+            raise InvalidTokenError("expired")
+        if self._revoked.is_revoked(claims.session_id):
+            raise InvalidTokenError("revoked")
+        return claims
+
+    def verify_refresh(self, token: str) -> Claims:
+        """Claims of a well-formed refresh token; whether it is still current is for the store."""
+        return self._decode(token, "refresh")
+
+    def _encode(
+        self,
+        token_type: TokenType,
+        user_id: str,
+        session_id: str,
+        token_id: str,
+        iat: int,
+        exp: int,
+    ) -> str:
+        key = self._keys.current
+        payload = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": user_id,
+            "sid": session_id,
+            "jti": token_id,
+            "type": token_type,
+            "iat": iat,
+            "exp": exp,
+        }
+        return jwt.encode(
+            payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid}
+        )
+
+    def _decode(self, token: str, expected_type: TokenType) -> Claims:
+        if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
+            raise InvalidTokenError("malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._keys.by_kid.get(header.get("kid"))  # type: ignore[arg-type]
+            if key is None or _FORBIDDEN_HEADERS.intersection(header):
+                raise InvalidTokenError("unacceptable header")
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                key.verifying_key,
+                # Pinned to the key's own algorithm: the token's `alg` only has to agree.
+                algorithms=[key.algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": _REQUIRED_CLAIMS, "strict_aud": True},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidTokenError(type(exc).__name__) from None
+        if payload["type"] != expected_type:
+            # An access token is not a refresh token, nor the other way round (RFC 8725 3.11).
+            raise InvalidTokenError("wrong token type")
+        for name in ("sub", "sid", "jti"):
+            if not isinstance(payload[name], str) or not payload[name]:
+                raise InvalidTokenError(f"bad {name}")
+        iat, exp = payload["iat"], payload["exp"]
+        if exp - iat > self._max_lifetime[expected_type] + self._leeway:
+            raise InvalidTokenError("lifetime longer than we ever issue")
+        return Claims(payload["sub"], payload["sid"], payload["jti"], int(iat), int(exp))

@@ -1,0 +1,74 @@
+"""Reading and writing users. Routes and the CLI go through here, never through raw SQL."""
+
+import unicodedata
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import MAX_USERNAME_LENGTH, User
+
+
+class UsernameTakenError(Exception):
+    """Another account already has this username (compared case-insensitively)."""
+
+
+class InvalidUsernameError(ValueError):
+    """The username is empty, too long, or holds characters a username must not."""
+
+
+def username_key(username: str) -> str:
+    """The form usernames are compared in: NFKC-normalised and case-folded.
+
+    NFKC maps look-alike compatibility characters (fullwidth letters, ligatures) to one form,
+    so they cannot be used to register a second "admin".
+    """
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+def validate_username(username: str) -> str:
+    """Return `username` if it is acceptable, else raise InvalidUsernameError."""
+    if not username or len(username) > MAX_USERNAME_LENGTH:
+        raise InvalidUsernameError(f"a username has 1 to {MAX_USERNAME_LENGTH} characters")
+    if username != username.strip():
+        raise InvalidUsernameError("a username cannot start or end with whitespace")
+    if any(not ch.isprintable() for ch in username):
+        raise InvalidUsernameError("a username cannot contain control characters")
+    return username
+
+
+async def get_by_id(session: AsyncSession, user_id: str) -> User | None:
+    """The user with this id, or None (also for ids that are not UUIDs)."""
+    try:
+        key = uuid.UUID(user_id)
+    except ValueError:
+        return None
+    return await session.get(User, key)
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+async def create(session: AsyncSession, username: str, password_hash: str) -> User:
+    """Insert a user; UsernameTakenError if the name is taken in any letter case."""
+    user = User(
+        username=validate_username(username),
+        username_key=username_key(username),
+        password_hash=password_hash,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise UsernameTakenError(username) from None
+    return user
+
+
+async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
+    await session.commit()

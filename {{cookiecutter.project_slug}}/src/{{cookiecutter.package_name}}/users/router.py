@@ -1,0 +1,16 @@
+"""/users endpoints."""
+
+from fastapi import APIRouter
+
+from ..auth.dependencies import CurrentUser
+from ..auth.router import UNAUTHORIZED
+from .models import User
+from .schemas import UserPublic
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserPublic, responses=UNAUTHORIZED)
+async def read_me(user: CurrentUser) -> User:
+    """The authenticated user, loaded from the database."""
+    return user

@@ -1,0 +1,107 @@
+"""The command line: migrate, create-user, serve."""
+
+import asyncio
+import secrets
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.config import get_settings
+from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmaker
+from {{ cookiecutter.package_name }}.users import repository as users
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("JWT_ALGORITHM", "HS256")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
+    monkeypatch.setenv("ARGON2_PARALLELISM", "1")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def _run(*args: str, stdin: str | None = None):
+    return runner.invoke(app, list(args), input=stdin)
+
+
+async def _password_hash(username: str) -> str | None:
+    engine = create_engine(get_settings().database_url)
+    async with create_sessionmaker(engine)() as db:
+        user = await users.get_by_username(db, username)
+    await engine.dispose()
+    return user.password_hash if user else None
+
+
+def test_migrate_is_idempotent() -> None:
+    first = _run("migrate")
+    assert first.exit_code == 0, first.output
+    second = _run("migrate")
+    assert second.exit_code == 0, second.output
+    assert "up to date" in second.output
+
+
+def test_create_user_from_stdin() -> None:
+    _run("migrate")
+    result = _run("create-user", "admin@example.com", "--password-stdin", stdin="s3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "admin@example.com" in result.output
+    assert "s3cret-pass" not in result.output
+    stored = asyncio.run(_password_hash("admin@example.com"))
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+
+
+def test_create_user_prompts_twice_when_interactive() -> None:
+    _run("migrate")
+    result = _run("create-user", "bob", stdin="pw-one-1\npw-one-1\n")
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output
+
+
+def test_a_duplicate_username_in_any_case_fails_cleanly() -> None:
+    _run("migrate")
+    _run("create-user", "Admin", "--password-stdin", stdin="pw-123456\n")
+    result = _run("create-user", "ADMIN", "--password-stdin", stdin="pw-123456\n")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("username", ["x" * 255, " padded ", "tab\there"])
+def test_invalid_usernames_are_refused(username: str) -> None:
+    _run("migrate")
+    result = _run("create-user", username, "--password-stdin", stdin="pw-123456\n")
+    assert result.exit_code == 1
+    assert "invalid username" in result.output
+
+
+def test_an_empty_password_is_refused() -> None:
+    _run("migrate")
+    result = _run("create-user", "carol", "--password-stdin", stdin="\n")
+    assert result.exit_code == 1
+    assert "empty" in result.output
+
+
+def test_bad_settings_give_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "changeme")
+    get_settings.cache_clear()
+    result = _run("migrate")
+    assert result.exit_code == 1
+    assert "SECRET_KEY" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help() -> None:
+    for command in ("migrate", "create-user", "serve"):
+        result = _run(command, "--help")
+        assert result.exit_code == 0
+        assert "Usage" in result.output

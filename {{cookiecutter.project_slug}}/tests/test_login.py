@@ -1,0 +1,99 @@
+"""POST /auth/login: the OAuth2 password form."""
+
+import httpx
+import jwt
+import pytest
+from conftest import PASSWORD, add_user, login
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from {{ cookiecutter.package_name }}.users.models import User
+
+
+async def test_health_is_public(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_login_returns_a_token_pair(client: httpx.AsyncClient, user_id: str) -> None:
+    response = await login(client)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == {{ cookiecutter.access_token_minutes }} * 60
+    assert response.headers["cache-control"] == "no-store"
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == user_id
+    assert claims["type"] == "access"
+
+
+async def test_login_accepts_the_full_oauth2_form_swagger_sends(
+    client: httpx.AsyncClient, user_id: str
+) -> None:
+    form = {
+        "grant_type": "password",
+        "username": "alice@example.com",
+        "password": PASSWORD,
+        "scope": "",
+    }
+    response = await client.post("/auth/login", data=form)
+    assert response.status_code == 200
+
+
+async def test_usernames_are_case_insensitive(client: httpx.AsyncClient, user_id: str) -> None:
+    assert (await login(client, "ALICE@Example.COM")).status_code == 200
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_401(
+    client: httpx.AsyncClient, user_id: str
+) -> None:
+    wrong = await login(client, password="not the password")
+    unknown = await login(client, username="nobody@example.com")
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert wrong.json() == unknown.json()
+
+
+async def test_deactivated_user_cannot_log_in(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    async with app.state.sessionmaker() as db:
+        await db.execute(update(User).values(is_active=False))
+        await db.commit()
+    assert (await login(client)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"username": "alice@example.com"},
+        {"password": PASSWORD},
+        {"username": "", "password": PASSWORD},
+        {"username": "a" * 255, "password": PASSWORD},
+        {"username": "alice@example.com", "password": "p" * 1025},
+    ],
+    ids=["no-password", "no-username", "empty-username", "long-username", "long-password"],
+)
+async def test_malformed_login_forms_get_422(
+    client: httpx.AsyncClient, form: dict[str, str]
+) -> None:
+    assert (await client.post("/auth/login", data=form)).status_code == 422
+
+
+async def test_login_wants_a_form_not_json(client: httpx.AsyncClient, user_id: str) -> None:
+    response = await client.post(
+        "/auth/login", json={"username": "alice@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 422
+
+
+async def test_a_254_character_email_is_a_valid_username(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    username = "u" * 64 + "@" + "d" * 185 + ".com"
+    assert len(username) == 254
+    await add_user(app, username)
+    assert (await login(client, username)).status_code == 200

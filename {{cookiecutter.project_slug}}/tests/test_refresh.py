@@ -1,0 +1,91 @@
+"""POST /auth/refresh: rotation on every use, and reuse detection."""
+
+import asyncio
+
+import httpx
+import jwt
+
+from conftest import bearer
+
+
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/auth/refresh", json={"refresh_token": token})
+
+
+async def test_refresh_rotates_both_tokens(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    response = await _refresh(client, tokens["refresh_token"])
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    fresh = response.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    assert fresh["access_token"] != tokens["access_token"]
+    assert (
+        await client.get("/protected", headers=bearer(fresh["access_token"]))
+    ).status_code == 200
+    assert (await _refresh(client, fresh["refresh_token"])).status_code == 200
+
+
+async def test_refresh_keeps_the_session_and_never_extends_it(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    before = jwt.decode(tokens["refresh_token"], options={"verify_signature": False})
+    fresh = (await _refresh(client, tokens["refresh_token"])).json()
+    after = jwt.decode(fresh["refresh_token"], options={"verify_signature": False})
+    assert after["sid"] == before["sid"]
+    assert after["exp"] <= before["exp"]
+
+
+async def test_reusing_a_rotated_token_revokes_the_whole_session(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    fresh = (await _refresh(client, tokens["refresh_token"])).json()
+    reuse = await _refresh(client, tokens["refresh_token"])
+    assert reuse.status_code == 401
+    assert reuse.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    # The thief's copy and the legitimate successor are both dead now, access tokens too.
+    assert (await _refresh(client, fresh["refresh_token"])).status_code == 401
+    assert (
+        await client.get("/protected", headers=bearer(fresh["access_token"]))
+    ).status_code == 401
+    assert (
+        await client.get("/protected", headers=bearer(tokens["access_token"]))
+    ).status_code == 401
+
+
+async def test_concurrent_refreshes_of_one_token_succeed_at_most_once(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    responses = await asyncio.gather(*(_refresh(client, tokens["refresh_token"]) for _ in range(8)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses.count(200) <= 1
+    assert all(code in (200, 401) for code in statuses)
+
+
+async def test_an_access_token_cannot_refresh(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    assert (await _refresh(client, tokens["access_token"])).status_code == 401
+
+
+async def test_other_sessions_survive_a_reuse(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    from conftest import login
+
+    other = (await login(client)).json()
+    await _refresh(client, tokens["refresh_token"])
+    await _refresh(client, tokens["refresh_token"])
+    assert (await _refresh(client, other["refresh_token"])).status_code == 200
+
+
+async def test_bad_refresh_requests(client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    assert (await _refresh(client, "not-a-token")).status_code == 401
+    assert (await _refresh(client, "x" * 5000)).status_code == 422
+    assert (await client.post("/auth/refresh", json={})).status_code == 422
+    assert (
+        await client.post(
+            "/auth/refresh", content=b"{", headers={"content-type": "application/json"}
+        )
+    ).status_code == 422
