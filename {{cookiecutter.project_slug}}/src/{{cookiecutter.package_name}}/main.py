@@ -15,7 +15,15 @@ from limits.aio.storage import MemoryStorage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+{%- if cookiecutter.cookie_auth %}
+from .auth.cookies import CookieAuthenticator
+{%- else %}
+from .auth.authenticator import Authenticator
+{%- endif %}
 from .auth.dependencies import CurrentClaims
+{%- if cookiecutter.use_middleware %}
+from .auth.middleware import AuthMiddleware
+{%- endif %}
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
@@ -88,6 +96,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = AuthService(
         sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
     )
+{%- if cookiecutter.cookie_auth %}
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    authenticator = CookieAuthenticator(
+        tokens,
+        settings.secret_key.get_secret_value().encode(),
+        refresh_ttl=settings.refresh_token_seconds,
+    )
+{%- else %}
+    authenticator = Authenticator(tokens)
+{%- endif %}
+    app.state.authenticator = authenticator
+{%- if cookiecutter.use_middleware %}
+    app.add_middleware(
+        AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
+    )
+{%- endif %}
 
     app.include_router(auth_router)
     app.include_router(users_router)
