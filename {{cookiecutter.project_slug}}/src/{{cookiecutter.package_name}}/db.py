@@ -43,7 +43,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url`, with SQLite tuned for several concurrent workers."""
     url = async_database_url(url)
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # Bound parameters (password hashes, ids) never reach SQL logs or exception messages,
+    # even with echo on or the `sqlalchemy.engine` logger at INFO.
+    engine = create_async_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
