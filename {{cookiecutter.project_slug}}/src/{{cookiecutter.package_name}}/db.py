@@ -1,5 +1,6 @@
 """The async database engine, the ORM base class and the session dependency."""
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -50,6 +51,9 @@ def create_engine(url: str) -> AsyncEngine:
     )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        # aiosqlite's DEBUG records repeat every statement with its parameters, which
+        # hide_parameters cannot reach: keep them off even when the root logger is at DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return engine
 
 

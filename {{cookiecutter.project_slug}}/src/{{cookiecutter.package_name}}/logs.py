@@ -7,7 +7,8 @@ a token there, but a misbehaving client may put one in, and it must not land in 
 
 import json
 import logging
-from typing import Any, Literal
+import sys
+from typing import Any, Literal, TextIO
 
 from .audit import AUDIT_FIELDS
 
@@ -46,6 +47,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes, not when the app was built:
+    test runners and CLI runners swap it, and a closed stream must not swallow audit events."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        """The stream is always the current stderr; StreamHandler's own assignment is ignored."""
+
+
 class DropQueryString(logging.Filter):
     """Cut the query string from uvicorn access-log lines (the path is argument 2)."""
 
@@ -64,7 +78,7 @@ def configure_logging(log_format: Literal["text", "json"]) -> None:
     package = logging.getLogger(_PACKAGE_LOGGER)
     for handler in [h for h in package.handlers if h.get_name() == _HANDLER_NAME]:
         package.removeHandler(handler)
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     package.addHandler(handler)
