@@ -20,6 +20,7 @@ from .auth.dependencies import CurrentClaims
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
+from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .logs import configure_logging
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
     app.state.accounts = AccountService(sessionmaker, passwords, store)
 
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(auth_router)
     app.include_router(users_router)
 
