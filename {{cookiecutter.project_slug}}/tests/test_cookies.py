@@ -55,14 +55,15 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
         response = await login(http)
     assert response.status_code == 200
     minutes = app.state.settings.access_token_seconds
-    days = app.state.settings.refresh_token_seconds
+    # The refresh cookie lives as long as an unused refresh token: the idle timeout.
+    idle = app.state.settings.refresh_idle_seconds
     assert set_cookies(response) == {
         ACCESS: sorted(["httponly", f"max-age={minutes}", "path=/", "samesite=strict", "secure"]),
         REFRESH: sorted(
-            ["httponly", f"max-age={days}", "path=/auth/refresh", "samesite=strict", "secure"]
+            ["httponly", f"max-age={idle}", "path=/auth/refresh", "samesite=strict", "secure"]
         ),
         # Not HttpOnly: the page's script reads it to send it back as X-CSRF-Token.
-        CSRF: sorted([f"max-age={days}", "path=/", "samesite=strict", "secure"]),
+        CSRF: sorted([f"max-age={idle}", "path=/", "samesite=strict", "secure"]),
     }
     body = response.json()
     assert response.cookies[ACCESS] == body["access_token"]

@@ -15,6 +15,7 @@ from limits.aio.storage import MemoryStorage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+from .auth.accounts import AccountService
 {%- if cookiecutter.cookie_auth %}
 from .auth.cookies import CookieAuthenticator
 {%- else %}
@@ -27,8 +28,10 @@ from .auth.middleware import AuthMiddleware
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
+from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
 from .security.passwords import PasswordHasher
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Fails fast (SettingsError) on bad settings or keys."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         access_ttl=settings.access_token_seconds,
         refresh_ttl=settings.refresh_token_seconds,
+        refresh_idle=settings.refresh_idle_seconds,
         leeway=settings.jwt_leeway_seconds,
     )
     passwords = PasswordHasher(
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     throttle = LoginThrottle(
         MemoryStorage(),
         max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
     )
 
@@ -93,26 +99,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
-    app.state.auth = AuthService(
-        sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
-    )
+    app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
+    app.state.accounts = AccountService(sessionmaker, passwords, store)
 {%- if cookiecutter.cookie_auth %}
     assert settings.secret_key is not None  # guaranteed by Settings validation
     authenticator = CookieAuthenticator(
         tokens,
         settings.secret_key.get_secret_value().encode(),
-        refresh_ttl=settings.refresh_token_seconds,
+        refresh_max_age=settings.refresh_idle_seconds,
     )
 {%- else %}
     authenticator = Authenticator(tokens)
 {%- endif %}
     app.state.authenticator = authenticator
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
 {%- if cookiecutter.use_middleware %}
     app.add_middleware(
         AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
     )
 {%- endif %}
-
     app.include_router(auth_router)
     app.include_router(users_router)
 

@@ -87,12 +87,12 @@ def _single_header(scope: Scope, name: bytes) -> bytes | None:
 class CookieAuthenticator(Authenticator):
     """The bearer-token authenticator, plus access-token cookies with a CSRF check."""
 
-    def __init__(self, tokens: TokenService, secret: bytes, *, refresh_ttl: int) -> None:
+    def __init__(self, tokens: TokenService, secret: bytes, *, refresh_max_age: int) -> None:
         super().__init__(tokens)
         # A key of its own, derived from SECRET_KEY, so a CSRF token can never double as a
         # JWT signature or the other way round.
         self._csrf_key = hmac.digest(secret, b"csrf-token-key", hashlib.sha256)
-        self._refresh_ttl = refresh_ttl
+        self._refresh_max_age = refresh_max_age
 
     def authenticate(self, scope: Scope) -> Claims:
         token = bearer_token(scope)
@@ -136,10 +136,10 @@ class CookieAuthenticator(Authenticator):
         """Put a freshly issued token pair, and the session's CSRF token, in cookies."""
         csrf_token = self.csrf_token(issued.session_id)
         response.headers[CSRF_HEADER] = csrf_token
-        refresh_path = root_path + REFRESH_PATH
+        refresh_path, max_age = root_path + REFRESH_PATH, self._refresh_max_age
         _set_cookie(response, ACCESS_COOKIE, issued.access_token, "/", issued.expires_in)
-        _set_cookie(response, REFRESH_COOKIE, issued.refresh_token, refresh_path, self._refresh_ttl)
-        _set_cookie(response, CSRF_COOKIE, csrf_token, "/", self._refresh_ttl, httponly=False)
+        _set_cookie(response, REFRESH_COOKIE, issued.refresh_token, refresh_path, max_age)
+        _set_cookie(response, CSRF_COOKIE, csrf_token, "/", max_age, httponly=False)
 
     def clear_cookies(self, response: Response, root_path: str) -> None:
         """Expire the three cookies; a browser matches each by name and path."""
