@@ -71,6 +71,15 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
     assert response.headers["x-csrf-token"] == response.cookies[CSRF]
 
 
+async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_id: str) -> None:
+    # Behind a proxy that serves the app under /api, the browser sees /api/auth/refresh.
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="https://test/api") as http:
+        response = await login(http)
+        assert "path=/api/auth/refresh" in set_cookies(response)[REFRESH]
+        assert (await http.post("/auth/refresh", headers=csrf(http))).status_code == 200
+
+
 async def test_safe_requests_need_only_the_cookie(browser: httpx.AsyncClient, user_id: str) -> None:
     response = await browser.get("/protected")
     assert response.status_code == 200

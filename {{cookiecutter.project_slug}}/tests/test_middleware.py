@@ -174,6 +174,14 @@ async def test_the_decoded_path_is_what_counts_like_for_the_router(
     assert status == 200
 
 
+async def test_public_paths_are_matched_below_the_root_path(guarded_app: FastAPI) -> None:
+    # Served under /api by a proxy: the router dispatches on the path below it, and so do we.
+    transport = httpx.ASGITransport(app=guarded_app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test/api") as http:
+        assert (await http.get("/health")).status_code == 200
+        assert (await http.get("/unguarded")).status_code == 401
+
+
 async def test_claims_are_on_request_state(
     guarded_app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str], user_id: str
 ) -> None:

@@ -47,6 +47,7 @@ ACCESS_COOKIE = "__Host-access_token"
 REFRESH_COOKIE = "__Secure-refresh_token"
 CSRF_COOKIE = "__Host-csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+_CSRF_HEADER_NAME = CSRF_HEADER.lower().encode()  # as ASGI servers spell header names
 REFRESH_PATH = "/auth/refresh"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -113,7 +114,7 @@ class CookieAuthenticator(Authenticator):
 
     def check_csrf(self, scope: Scope, session_id: str) -> None:
         """CsrfError unless the request's one X-CSRF-Token header belongs to the session."""
-        presented = _single_header(scope, CSRF_HEADER.lower().encode())
+        presented = _single_header(scope, _CSRF_HEADER_NAME)
         expected = self.csrf_token(session_id).encode()
         # Constant-time, so the token cannot be guessed byte by byte from response times.
         if presented is None or not hmac.compare_digest(presented, expected):
