@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import bearer, login
+from conftest import PASSWORD, bearer, login
 from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
 from {{ cookiecutter.package_name }}.config import SettingsError, load_settings
 
@@ -69,6 +69,24 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
     assert response.cookies[ACCESS] == body["access_token"]
     assert response.cookies[REFRESH] == body["refresh_token"]
     assert response.headers["x-csrf-token"] == response.cookies[CSRF]
+
+
+async def test_a_login_started_by_another_site_sets_no_cookies(app: FastAPI, user_id: str) -> None:
+    async with browser_for(app) as http:
+        response = await http.post(
+            "/auth/login",
+            data={"username": "alice@example.com", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": "cross-site"},
+        )
+        assert response.status_code == 200
+        assert "set-cookie" not in response.headers
+        assert len(http.cookies.jar) == 0
+        same_site = await http.post(
+            "/auth/login",
+            data={"username": "alice@example.com", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": "same-origin"},
+        )
+        assert set(set_cookies(same_site)) == {ACCESS, REFRESH, CSRF}
 
 
 async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_id: str) -> None:

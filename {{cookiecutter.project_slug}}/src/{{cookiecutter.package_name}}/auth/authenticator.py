@@ -1,4 +1,4 @@
-"""Who is calling: the one verifier behind the route dependencies and the middleware.
+"""Who is calling: the one verifier behind the route dependencies and the optional middleware.
 
 It reads the request's raw ASGI headers, so the dependency and a middleware (which has no
 `Request`) share the exact same code and cannot disagree about a request.

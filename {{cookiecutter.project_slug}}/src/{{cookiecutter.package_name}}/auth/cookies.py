@@ -21,6 +21,9 @@ TRACE; RFC 9110 section 9.2.1) must carry `X-CSRF-Token`, equal to HMAC(key, ses
 signed double-submit pattern of the OWASP CSRF cheat sheet. Another site can make the browser
 send the cookies but cannot read the token, nor compute it for any session.
 
+A login or refresh that another site started (`Sec-Fetch-Site: cross-site`) sets no cookies,
+so a page cannot plant the attacker's session in the victim's browser (login CSRF).
+
 Precedence: an `Authorization` header wins and the cookie is then ignored, and so is the CSRF
 check, because a browser never attaches that header on its own. Likewise a refresh token in
 the JSON body of /auth/refresh wins over the refresh cookie.
@@ -168,7 +171,15 @@ def _cookies(request: Request) -> CookieAuthenticator:
 
 
 def set_session_cookies(request: Request, response: Response, issued: IssuedTokens) -> None:
-    """Login and refresh: the new tokens also go into cookies."""
+    """Login and refresh: the new tokens also go into cookies, unless another site asked.
+
+    A browser marks a request that another site started with `Sec-Fetch-Site: cross-site`
+    (Fetch Metadata). Such a login gets its tokens in the body only: otherwise a page could
+    post the attacker's password to /auth/login and plant the attacker's session in the
+    victim's browser (login CSRF), which no CSRF token can stop, as there is no session yet.
+    """
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return
     _cookies(request).set_cookies(response, issued, request.scope.get("root_path", ""))
 
 
