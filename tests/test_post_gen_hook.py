@@ -153,9 +153,16 @@ def test_unchosen_options_leave_no_files_or_empty_directories(
     kept = ["src/my_service/auth/router.py", "tests/test_auth.py"]
     make_files(project, kept + option_files(post_gen_hook))
     answers = default_answers | {"package_name": "my_service"}
+    # Files of an option value that is itself the default (database=sqlite) stay.
+    default_files = [
+        path.format(package="my_service")
+        for (field, value), paths in post_gen_hook.OPTION_FILES.items()
+        if answers[field] == value
+        for path in paths
+    ]
     post_gen_hook.remove_files(post_gen_hook.disabled_option_files(answers))
     remaining = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
-    assert remaining == sorted(kept)
+    assert remaining == sorted(kept + default_files)
     # security/ held only option files, so it goes; auth/ still has the router.
     assert not (project / "src/my_service/security").exists()
     assert (project / "src/my_service/auth").is_dir()

@@ -135,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
+    # Drivers raise some connection failures unwrapped: asyncpg's refused connection is a
+    # plain ConnectionRefusedError, a DNS failure a socket.gaierror. Both mean "unavailable".
+    @app.exception_handler(OSError)
     async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
         # Say "try again" without leaking the driver's message (hosts, SQL) to the client.
         logger.error("database error: %s", type(exc).__name__)

@@ -29,6 +29,10 @@ UNAUTHORIZED = {
 THROTTLED = {
     429: {"model": ErrorResponse, "description": "Too many failed logins; see Retry-After"}
 }
+# Any request body over MAX_BODY_BYTES, refused before it is read (body_limit.py).
+TOO_LARGE = {413: {"model": ErrorResponse, "description": "Request body too large"}}
+# The database (or another backend) cannot be reached: try again later; never a traceback.
+UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Service temporarily unavailable"}}
 {%- if cookiecutter.cookie_auth %}
 FORBIDDEN = {
     403: {"model": ErrorResponse, "description": "Cookie sent without a valid X-CSRF-Token"}
@@ -51,7 +55,11 @@ def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
     )
 
 
-@router.post("/login", response_model=TokenResponse, responses=UNAUTHORIZED | THROTTLED)
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses=UNAUTHORIZED | TOO_LARGE | THROTTLED | UNAVAILABLE,
+)
 async def login(
     request: Request,
     response: Response,
@@ -81,7 +89,11 @@ async def login(
 {%- if cookiecutter.cookie_auth %}
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED | FORBIDDEN)
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=UNAUTHORIZED | FORBIDDEN | TOO_LARGE | UNAVAILABLE,
+)
 async def refresh(
     request: Request, response: Response, client: ClientAddress, body: RefreshRequest | None = None
 ) -> TokenResponse:
@@ -97,7 +109,11 @@ async def refresh(
     return _token_response(response, issued)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED | FORBIDDEN)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED | FORBIDDEN | TOO_LARGE | UNAVAILABLE,
+)
 async def logout(
     request: Request,
     response: Response,
@@ -112,7 +128,9 @@ async def logout(
 {%- else %}
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED)
+@router.post(
+    "/refresh", response_model=TokenResponse, responses=UNAUTHORIZED | TOO_LARGE | UNAVAILABLE
+)
 async def refresh(
     request: Request, response: Response, client: ClientAddress, body: RefreshRequest
 ) -> TokenResponse:
@@ -125,7 +143,11 @@ async def refresh(
     return _token_response(response, issued)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED | TOO_LARGE | UNAVAILABLE,
+)
 async def logout(
     request: Request,
     claims: CurrentClaims,
@@ -137,7 +159,11 @@ async def logout(
 {%- endif %}
 
 
-@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED | {% if cookiecutter.cookie_auth %}FORBIDDEN | {% endif %}UNAVAILABLE,
+)
 async def logout_all(request: Request, claims: CurrentClaims, client: ClientAddress) -> None:
     """End every session of the caller, on every device: use it after a suspected theft."""
     accounts: AccountService = request.app.state.accounts

@@ -90,6 +90,13 @@ class AuthService:
             claims = self._tokens.verify_refresh(refresh_token)
         except InvalidTokenError:
             raise InvalidRefreshTokenError from None
+        # Read before the rotation writes: if the database fails here, the token is not spent
+        # and the client can retry, instead of its retry looking like a stolen token's reuse.
+        async with self._sessionmaker() as db:
+            user = await users.get_by_id(db, claims.user_id)
+        if user is None or not user.is_active:
+            await self._store.revoke_session(claims.session_id, claims.user_id)
+            raise InvalidRefreshTokenError
         issued = self._tokens.issue(claims.user_id, claims.session_id, claims.auth_time)
         outcome = await self._store.rotate(
             claims.session_id, claims.token_id, issued.refresh_token_id
@@ -102,11 +109,6 @@ class AuthService:
                 client=client,
             )
         if outcome is not RotateOutcome.ROTATED:
-            raise InvalidRefreshTokenError
-        async with self._sessionmaker() as db:
-            user = await users.get_by_id(db, claims.user_id)
-        if user is None or not user.is_active:
-            await self._store.revoke_session(claims.session_id, claims.user_id)
             raise InvalidRefreshTokenError
         audit(
             "token_refreshed", user_id=claims.user_id, session_id=claims.session_id, client=client

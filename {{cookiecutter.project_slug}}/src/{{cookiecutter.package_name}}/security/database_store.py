@@ -142,7 +142,10 @@ class DatabaseTokenStore:
                 if time.monotonic() - last_purge > _PURGE_EVERY_SECONDS:
                     await self._purge(started)
                     last_purge = time.monotonic()
-            except SQLAlchemyError:
+            # A database outage must not end the task: this worker would then never again
+            # learn of other workers' revocations. OSError: connection failures some drivers
+            # (asyncpg) raise unwrapped.
+            except (SQLAlchemyError, OSError):
                 logger.exception("could not poll revocations; retrying")
 
     async def _purge(self, now: float) -> None:
