@@ -29,8 +29,12 @@ UNAUTHORIZED = {
 THROTTLED = {
     429: {"model": ErrorResponse, "description": "Too many failed logins; see Retry-After"}
 }
-# Any request body over MAX_BODY_BYTES, refused before it is read (body_limit.py).
-TOO_LARGE = {413: {"model": ErrorResponse, "description": "Request body too large"}}
+# A body the app cannot read: not decodable (bad UTF-8 in JSON, broken form encoding), or
+# over MAX_BODY_BYTES, refused before it is read (body_limit.py).
+UNREADABLE_BODY = {
+    400: {"model": ErrorResponse, "description": "Request body could not be parsed"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+}
 # The database (or another backend) cannot be reached: try again later; never a traceback.
 UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Service temporarily unavailable"}}
 {%- if cookiecutter.cookie_auth %}
@@ -58,7 +62,7 @@ def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
 @router.post(
     "/login",
     response_model=TokenResponse,
-    responses=UNAUTHORIZED | TOO_LARGE | THROTTLED | UNAVAILABLE,
+    responses=UNAUTHORIZED | UNREADABLE_BODY | THROTTLED | UNAVAILABLE,
 )
 async def login(
     request: Request,
@@ -92,7 +96,7 @@ async def login(
 @router.post(
     "/refresh",
     response_model=TokenResponse,
-    responses=UNAUTHORIZED | FORBIDDEN | TOO_LARGE | UNAVAILABLE,
+    responses=UNAUTHORIZED | FORBIDDEN | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def refresh(
     request: Request, response: Response, client: ClientAddress, body: RefreshRequest | None = None
@@ -112,7 +116,7 @@ async def refresh(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | FORBIDDEN | TOO_LARGE | UNAVAILABLE,
+    responses=UNAUTHORIZED | FORBIDDEN | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def logout(
     request: Request,
@@ -129,7 +133,9 @@ async def logout(
 
 
 @router.post(
-    "/refresh", response_model=TokenResponse, responses=UNAUTHORIZED | TOO_LARGE | UNAVAILABLE
+    "/refresh",
+    response_model=TokenResponse,
+    responses=UNAUTHORIZED | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def refresh(
     request: Request, response: Response, client: ClientAddress, body: RefreshRequest
@@ -146,7 +152,7 @@ async def refresh(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | TOO_LARGE | UNAVAILABLE,
+    responses=UNAUTHORIZED | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def logout(
     request: Request,
