@@ -4,7 +4,8 @@ The fuzzer reads the app's own OpenAPI document and sends what it describes, val
 (wrong types, missing fields, odd encodings, missing or bogus credentials), with a valid token
 too (schemathesis_hooks.py). Checks: no server error, each status code and content type is
 one the document lists for that operation, and each body matches the schema documented for
-its status. An undocumented 400/401/403/413/422/429/503, or a body that drifts from its model, fails.
+its status. An undocumented 400/401/403/413/422/429/503, or a body that drifts from its
+model, fails.
 """
 
 import os
@@ -21,7 +22,7 @@ import served
 
 TESTS_DIR = Path(__file__).resolve().parent
 USERNAME = "fuzzer@example.com"
-PASSWORD = "fuzzing is not guessing"  # noqa: S105 (a throwaway test account)
+PASSWORD = "fuzzing is not guessing"
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -50,7 +51,9 @@ class Server:
 
 
 @pytest.fixture(scope="module", params=BAKES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A bake migrated, with one user, served on loopback."""
     bakery.skip_unless_supported(request.param)
     directory = tmp_path_factory.mktemp("fuzz")
