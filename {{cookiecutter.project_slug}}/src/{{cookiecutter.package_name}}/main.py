@@ -21,6 +21,7 @@ from .auth.router import router as auth_router
 from .auth.service import AuthService
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .docs import install_docs
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
 from .security.passwords import PasswordHasher
@@ -79,7 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description={{ cookiecutter.description | tojson }},
         version=__version__,
         lifespan=lifespan,
+        # Served from bundled assets by install_docs, not from FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.tokens = tokens
