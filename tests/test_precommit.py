@@ -106,3 +106,24 @@ def test_pre_commit_refuses_a_private_key_in_any_file(
     assert code != 0
     assert "detect-private-key" in output
     assert "notes.md" in output
+
+
+def test_template_hooks_are_local_and_use_the_same_ruff(default_project: Path) -> None:
+    template_config = yaml.safe_load(
+        (bakery.TEMPLATE_DIR / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    )
+    assert [repo["repo"] for repo in template_config["repos"]] == ["local"]
+    template_ruffs = {
+        dependency
+        for repo in template_config["repos"]
+        for hook in repo["hooks"]
+        for dependency in hook.get("additional_dependencies", [])
+        if dependency.startswith("ruff")
+    }
+    project_ruffs = {
+        dependency
+        for hook in hooks(default_project)
+        for dependency in hook.get("additional_dependencies", [])
+        if dependency.startswith("ruff")
+    }
+    assert template_ruffs == project_ruffs
