@@ -15,6 +15,7 @@ from limits.aio.storage import MemoryStorage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+from .auth.accounts import AccountService
 from .auth.dependencies import CurrentClaims
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
@@ -23,6 +24,7 @@ from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .docs import install_docs
+from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
 from .security.passwords import PasswordHasher
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Fails fast (SettingsError) on bad settings or keys."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         access_ttl=settings.access_token_seconds,
         refresh_ttl=settings.refresh_token_seconds,
+        refresh_idle=settings.refresh_idle_seconds,
         leeway=settings.jwt_leeway_seconds,
     )
     passwords = PasswordHasher(
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     throttle = LoginThrottle(
         MemoryStorage(),
         max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
     )
 
@@ -91,9 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
-    app.state.auth = AuthService(
-        sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
-    )
+    app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
+    app.state.accounts = AccountService(sessionmaker, passwords, store)
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(auth_router)
