@@ -16,7 +16,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
 from .auth.accounts import AccountService
+{%- if cookiecutter.cookie_auth %}
+from .auth.cookies import CookieAuthenticator
+{%- else %}
+from .auth.authenticator import Authenticator
+{%- endif %}
 from .auth.dependencies import CurrentClaims
+{%- if cookiecutter.use_middleware %}
+from .auth.middleware import AuthMiddleware
+{%- endif %}
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
@@ -98,8 +106,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = passwords
     app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
     app.state.accounts = AccountService(sessionmaker, passwords, store)
+{%- if cookiecutter.cookie_auth %}
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    authenticator = CookieAuthenticator(
+        tokens,
+        settings.secret_key.get_secret_value().encode(),
+        refresh_max_age=settings.refresh_idle_seconds,
+    )
+{%- else %}
+    authenticator = Authenticator(tokens)
+{%- endif %}
+    app.state.authenticator = authenticator
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+{%- if cookiecutter.use_middleware %}
+    app.add_middleware(
+        AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
+    )
+{%- endif %}
     app.include_router(auth_router)
     app.include_router(users_router)
 
