@@ -1,7 +1,9 @@
-"""Run a bake's own server on loopback, the way its README tells a user to.
+"""Bakes running as real servers on free loopback ports, as their README describes.
 
-`python -m <package> migrate`, `create-user` and `serve` run from the project directory with
-`PYTHONPATH=src` (the bake is not installed), so they read the bake's own `.env`.
+Migrated, with users, and started with `python -m <package> serve` from the project directory
+with `PYTHONPATH=src` (the bake is not installed), so every command reads the bake's own
+`.env`: what a person does in their first minutes with the project. Used by the browser test,
+the container health check, the fuzzer and the load run.
 """
 
 import os
@@ -10,16 +12,19 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import bakery
-import httpx
 
+USERNAME = "alice@example.com"
+PASSWORD = "correct horse battery staple"
 LOOPBACK = "127.0.0.1"
-STARTUP_SECONDS = 60
-STOP_SECONDS = 20
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 20
+CLI_TIMEOUT_SECONDS = 120
 # Cheap password hashing: a harness that logs in thousands of times measures the service,
 # not Argon2 (whose cost protects nothing here).
 CHEAP_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", "ARGON2_PARALLELISM": "1"}
@@ -41,6 +46,16 @@ for line in sys.stdin:
 """
 
 
+class ServerError(RuntimeError):
+    """The bake's server did not start, or a command failed; the message holds its output."""
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
 def package_of(project: Path) -> str:
     return str(bakery.answers_of(project)["package_name"])
 
@@ -50,20 +65,20 @@ def project_env(**overrides: str) -> dict[str, str]:
     return bakery.tool_env(PYTHONPATH="src", **CHEAP_HASHING, **overrides)
 
 
-def run_cli(project: Path, *args: str, stdin: str = "", **env: str) -> str:
-    """Run `python -m <package> ARGS` in the bake; its output, or a failure showing it."""
+def run_cli(project: Path, package: str, *args: str, stdin: str = "") -> None:
+    """Run `python -m <package> ...` in the bake, failing with its output."""
     result = subprocess.run(
-        [sys.executable, "-m", package_of(project), *args],
+        [sys.executable, "-m", package, *args],
         cwd=project,
-        env=project_env(**env),
+        env=project_env(),
         input=stdin,
         capture_output=True,
         text=True,
         check=False,
-        timeout=bakery.TOOL_TIMEOUT_SECONDS,
+        timeout=CLI_TIMEOUT_SECONDS,
     )
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}{result.stderr}"
-    return result.stdout
+    if result.returncode != 0:
+        raise ServerError(f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
 
 def create_users(project: Path, credentials: Mapping[str, str]) -> None:
@@ -77,16 +92,29 @@ def create_users(project: Path, credentials: Mapping[str, str]) -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=bakery.TOOL_TIMEOUT_SECONDS,
+        timeout=CLI_TIMEOUT_SECONDS,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    if result.returncode != 0:
+        raise ServerError(f"create-user failed:\n{result.stdout}{result.stderr}")
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+def is_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServerError(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        if is_healthy(url):
+            return
+        time.sleep(0.2)
+    raise ServerError(f"no answer on {url}/health in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}")
 
 
 @contextmanager
@@ -96,7 +124,8 @@ def serving(project: Path, log: Path, *, workers: int = 1, **env: str) -> Iterat
     The server gets its own process group, so stopping it also stops its worker processes
     even if the parent dies first. Its output goes to `log`, shown when it fails to start.
     """
-    port = free_port()
+    port = free_loopback_port()
+    url = f"http://{LOOPBACK}:{port}"
     command = [sys.executable, "-m", package_of(project), "serve", "--host", LOOPBACK]
     command += ["--port", str(port), "--workers", str(workers)]
     with log.open("wb") as output:
@@ -108,28 +137,14 @@ def serving(project: Path, log: Path, *, workers: int = 1, **env: str) -> Iterat
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base_url = f"http://{LOOPBACK}:{port}"
     try:
-        _wait_until_up(server, base_url, log)
-        yield base_url
+        wait_until_healthy(url, server, log)
+        yield url
     finally:
-        _stop(server)
+        stop(server)
 
 
-def _wait_until_up(server: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"server exited:\n{log.read_text(errors='replace')}"
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"server not up in {STARTUP_SECONDS}s:\n{log.read_text()}")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
+def stop(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server's process group (uvicorn shuts its workers down), then SIGKILL."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -137,7 +152,18 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             return
         try:
-            server.wait(timeout=STOP_SECONDS)
+            server.wait(timeout=STOP_TIMEOUT_SECONDS)
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@contextmanager
+def running_bake(directory: Path) -> Iterator[tuple[Path, str]]:
+    """Bake the defaults into `directory`, migrate, add USERNAME, serve; yield (project, url)."""
+    project = bakery.bake(directory)
+    package = package_of(project)
+    run_cli(project, package, "migrate")
+    run_cli(project, package, "create-user", USERNAME, "--password-stdin", stdin=f"{PASSWORD}\n")
+    with serving(project, project / "server.log") as url:
+        yield project, url

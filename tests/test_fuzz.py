@@ -58,7 +58,7 @@ def server(
     bakery.skip_unless_supported(request.param)
     directory = tmp_path_factory.mktemp("fuzz")
     project = bakery.bake(directory, **request.param)
-    served.run_cli(project, "migrate")
+    served.run_cli(project, served.package_of(project), "migrate")
     served.create_users(project, {USERNAME: PASSWORD})
     # The fuzzer learns the username from /users/me and tries it at /auth/login with random
     # passwords; the default lockout would then refuse the hook's own logins (a 429 is still

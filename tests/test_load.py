@@ -175,7 +175,7 @@ async def load(base_url: str, usernames: list[str]) -> tuple[Figures, float]:
 @pytest.mark.slow
 def test_fifty_clients_on_two_workers(tmp_path: Path) -> None:
     project = bakery.bake(tmp_path)
-    served.run_cli(project, "migrate")
+    served.run_cli(project, served.package_of(project), "migrate")
     usernames = [f"load{number:02d}@example.com" for number in range(CLIENTS)]
     served.create_users(project, dict.fromkeys(usernames, PASSWORD))
     log = tmp_path / "server.log"

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import PASSWORD, bearer, login
 from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
 from {{ cookiecutter.package_name }}.config import SettingsError, load_settings
+
+from conftest import PASSWORD, bearer, login
 
 ACCESS = "__Host-access_token"
 REFRESH = "__Secure-refresh_token"

@@ -8,10 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, WebSocket
 
-from conftest import SECRET_KEY, bearer, client_for, make_settings
 from {{ cookiecutter.package_name }}.config import SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.tokens import TokenService
+
+from conftest import SECRET_KEY, bearer, client_for, make_settings
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 ALWAYS_PUBLIC = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
             "/docs",
             "/docs/oauth2-redirect",
             "/redoc",
+            # The docs pages' own assets (docs.py serves them instead of a CDN).
+            "/docs-assets/swagger-ui-bundle.js",
+            "/docs-assets/swagger-ui.css",
+            "/docs-assets/redoc.standalone.js",
+            "/docs-assets/favicon.png",
             "/openapi.json",
             "/.well-known/jwks.json",
         }

@@ -31,6 +31,7 @@ from .auth.service import AuthService
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .docs import install_docs
 from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
@@ -93,7 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description={{ cookiecutter.description | tojson }},
         version=__version__,
         lifespan=lifespan,
+        # Served from bundled assets by install_docs, not from FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.tokens = tokens
