@@ -16,9 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import bearer, client_for, login
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
+
+from conftest import bearer, client_for, login
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 # Words of a leaked exception: its traceback, the driver's message, the database file.
