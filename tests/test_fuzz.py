@@ -128,3 +128,7 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(server: Serve
     assert generated, output
     print(f"schemathesis: {generated[1]} cases generated against {server.base_url}")
     assert int(generated[1]) >= MAX_EXAMPLES
+    # The hook's tokens worked: the authenticated answers were fuzzed too, not only the 401s.
+    access_log = (server.directory / "server.log").read_text(errors="replace")
+    assert '"GET /users/me HTTP/1.1" 200' in access_log
+    assert '"POST /auth/logout HTTP/1.1" 204' in access_log
