@@ -3,8 +3,7 @@
 Every generated request that the schema says needs a token gets a fresh one: the provider
 logs in anew for each case (no caching). Fuzzing /auth/logout and /auth/logout-all revokes the
 session of the case that called them, so a shared token would turn every later case into a
-401 and leave the authenticated code paths unfuzzed. Schemathesis itself still sends cases
-without the header, or with a generated one, to exercise the 401 answers.
+401 and leave the authenticated code paths unfuzzed.
 """
 
 import os

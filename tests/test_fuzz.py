@@ -1,11 +1,13 @@
 """Schemathesis against a bake's running server: no 5xx, and every answer is the documented one.
 
 The fuzzer reads the app's own OpenAPI document and sends what it describes, valid and not
-(wrong types, missing fields, odd encodings, missing or bogus credentials), with a valid token
-too (schemathesis_hooks.py). Checks: no server error, each status code and content type is
-one the document lists for that operation, and each body matches the schema documented for
-its status. An undocumented 400/401/403/413/422/429/503, or a body that drifts from its
-model, fails.
+(wrong types, missing fields, bodies that do not parse, made-up refresh tokens, every other
+HTTP method), each with a valid access token from a fresh login (schemathesis_hooks.py).
+Forged and missing access tokens are the rendered project's attack tests' subject.
+
+Checks: no server error; each status code and content type is one the document lists for
+that operation; each body matches the schema documented for its status. An undocumented
+400/401/403/413/422/429/503, or a body that drifts from its model, fails.
 """
 
 import os
