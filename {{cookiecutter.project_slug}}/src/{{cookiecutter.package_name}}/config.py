@@ -66,9 +66,20 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default={{ cookiecutter.refresh_token_days }}, ge=1, le=365)
 
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db{% endif %}"
+{%- if cookiecutter.token_store == "redis" %}
+    # Revocations are pushed to every worker at once; this is how often a worker proves its
+    # subscription alive. After two silent intervals it answers 503 instead of trusting tokens.
+{%- else %}
     # How often each worker pulls revocations made by other workers: the upper bound on how
     # long a logged-out access token can still be accepted by another process.
+{%- endif %}
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+{%- if cookiecutter.token_store == "redis" %}
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+    # Starts every key and the revocation channel, so several services can share one Redis.
+    redis_key_prefix: str = Field(default="{{ cookiecutter.package_name }}:", min_length=1)
+{%- endif %}
 
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)

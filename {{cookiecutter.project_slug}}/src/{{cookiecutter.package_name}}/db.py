@@ -1,10 +1,12 @@
 """The async database engine, the ORM base class and the session dependency."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated{% if cookiecutter.database == "sqlite" %}, Any{% endif %}
 
 from fastapi import Depends, Request
+{%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy import event
+{%- endif %}
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +30,7 @@ def async_database_url(url: str) -> str:
     """Map a plain URL (`postgresql://`, `sqlite://`) to its async driver's form."""
     scheme, sep, rest = url.partition("://")
     return f"{_ASYNC_DRIVERS.get(scheme, scheme)}{sep}{rest}"
+{%- if cookiecutter.database == "sqlite" %}
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -47,6 +50,13 @@ def create_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+{%- else %}
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; pre-ping swaps out connections the server dropped (a restart)."""
+    return create_async_engine(async_database_url(url), pool_pre_ping=True)
+{%- endif %}
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
