@@ -1,19 +1,22 @@
-"""Shared fixtures: a migrated database per test, the app, an HTTP client and a user."""
+"""Shared fixtures: a migrated database per test, the app, an HTTP client and a user.
 
-{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" -%}
+Every test also runs under `_no_secrets_in_logs`: all log records of every logger, at DEBUG,
+are searched for the tokens issued during the test and for every known password.
+"""
+
+import logging
+{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
 import os
-{% endif -%}
+{%- endif %}
 import secrets
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
 {%- endif %}
-from collections.abc import AsyncIterator{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, Iterator{% endif %}
+from collections.abc import AsyncIterator, Iterable, Iterator
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}
-{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
-from typing import NoReturn
-{%- endif %}
+from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, NoReturn{% endif %}
 
 import httpx
 import pytest
@@ -28,14 +31,20 @@ from sqlalchemy.exc import SQLAlchemyError
 {% if cookiecutter.database == "postgresql" -%}
 import postgres_db
 {% endif -%}
-
 from {{ cookiecutter.package_name }}.cli import alembic_config
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens, TokenService
 from {{ cookiecutter.package_name }}.users import repository as users
 
 SECRET_KEY = secrets.token_urlsafe(48)
 PASSWORD = "correct horse battery staple"
+# Secrets that must never be logged: the signing key and every password a test uses (the
+# helpers below add theirs; tests with their own passwords add them too).
+KNOWN_SECRETS: set[str] = {SECRET_KEY, PASSWORD}
+# The test's own HTTP client logs request URLs; those are not the service's logs, and attack
+# tests deliberately put tokens in URLs.
+_CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
 {%- if cookiecutter.token_store == "redis" %}
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # One prefix per run (per xdist worker): runs sharing a Redis never see each other's keys.
@@ -53,25 +62,76 @@ def require_service(problem: str) -> NoReturn:
 {%- endif %}
 
 
+def find_leaks(records: Iterable[logging.LogRecord], secrets_: Iterable[str]) -> list[str]:
+    """Descriptions of the records whose text, arguments, extra fields or traceback hold a
+    secret (the secret itself is not repeated)."""
+    formatter = logging.Formatter()
+    # Test passwords like "x" would match any line; real tokens and passwords are longer.
+    wanted = [secret for secret in secrets_ if len(secret) >= 8]
+    leaks = []
+    for record in records:
+        if record.name.partition(".")[0] in _CLIENT_LOGGERS:
+            continue
+        text = formatter.format(record) + repr(vars(record))
+        if any(secret in text for secret in wanted):
+            leaks.append(f"{record.name} {record.levelname}: {record.msg!s:.80}")
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Capture every logger at DEBUG (SQLAlchemy, uvicorn, ours) and fail the test if a token
+    issued during it, the signing key or a known password appears in any record."""
+    caplog.set_level(logging.DEBUG)
+    # SQLAlchemy sets its own loggers to WARNING on import; open them up like echo=True would.
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy")
+    issued: list[str] = []
+    issue = TokenService.issue
+
+    def recording_issue(self: TokenService, *args: Any, **kwargs: Any) -> IssuedTokens:
+        tokens = issue(self, *args, **kwargs)
+        issued.extend((tokens.access_token, tokens.refresh_token))
+        return tokens
+
+    monkeypatch.setattr(TokenService, "issue", recording_issue)
+    yield
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    leaks = find_leaks(records, [*issued, *KNOWN_SECRETS])
+    assert not leaks, f"secrets in log records: {leaks}"
+
+
 {% if cookiecutter.database == "postgresql" -%}
 @pytest.fixture(scope="session")
-def migrated_db() -> Iterator[str]:
-    """A database created and migrated once per run (per xdist worker), dropped at the end."""
-    from alembic import command
-
+def postgres_server() -> str:
+    """The test server's URL, once it has answered."""
     server = postgres_db.server_url()
     try:
-        database = postgres_db.create_database(server)
+        postgres_db.check(server)
     except (OSError, SQLAlchemyError) as exc:
         require_service(
             f"PostgreSQL is not reachable at {postgres_db.display(server)} "
             f"(set TEST_DATABASE_URL): {type(exc).__name__}"
         )
-    try:
+    return server
+
+
+@pytest.fixture(scope="session")
+def migrated_db(postgres_server: str) -> Iterator[str]:
+    """A database created and migrated once per run (per xdist worker), dropped at the end."""
+    from alembic import command
+
+    with postgres_db.temporary_database(postgres_server) as database:
         command.upgrade(alembic_config(database), "head")
         yield database
-    finally:
-        postgres_db.drop_database(server, database)
+
+
+@pytest.fixture
+def empty_database_url(postgres_server: str) -> Iterator[str]:
+    """A database without tables, as before `migrate`."""
+    with postgres_db.temporary_database(postgres_server) as database:
+        yield database
 {%- else -%}
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -81,6 +141,12 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
     return path
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> str:
+    """A database without tables, as before `migrate`."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 {%- endif %}
 
 
@@ -93,7 +159,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
-        "revocation_poll_seconds": {% if cookiecutter.token_store == "redis" %}0.25{% else %}0.05{% endif %},
+        "revocation_poll_seconds": {% if cookiecutter.token_store == "redis" %}0.5{% else %}0.05{% endif %},
 {%- if cookiecutter.token_store == "redis" %}
         "redis_url": REDIS_URL,
         "redis_key_prefix": REDIS_KEY_PREFIX,
@@ -170,6 +236,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def add_user(app: FastAPI, username: str, password: str = PASSWORD) -> str:
     """Create a user straight in the database; returns its id."""
+    KNOWN_SECRETS.add(password)
     password_hash = await app.state.passwords.hash_async(password)
     async with app.state.sessionmaker() as db:
         user = await users.create(db, username, password_hash)
@@ -184,6 +251,7 @@ async def user_id(app: FastAPI) -> str:
 async def login(
     client: httpx.AsyncClient, username: str = "alice@example.com", password: str = PASSWORD
 ) -> httpx.Response:
+    KNOWN_SECRETS.add(password)
     return await client.post("/auth/login", data={"username": username, "password": password})
 
 

@@ -7,6 +7,8 @@ xdist worker) makes one, every test starts by emptying it, and the run drops it 
 import asyncio
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -53,17 +55,21 @@ async def _delete_all_rows(url: str) -> None:
         await engine.dispose()
 
 
-def create_database(server: str) -> str:
-    """Create an empty database with a random name; returns its URL."""
+def check(server: str) -> None:
+    """Raise OSError or SQLAlchemyError unless the server answers."""
+    asyncio.run(_execute(server, "SELECT 1"))
+
+
+@contextmanager
+def temporary_database(server: str) -> Iterator[str]:
+    """An empty database with a random name (its URL), dropped afterwards even if a failed
+    test left a connection open."""
     name = f"{{ cookiecutter.package_name }}_test_{secrets.token_hex(6)}"
     asyncio.run(_execute(server, f'CREATE DATABASE "{name}"'))
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server: str, database: str) -> None:
-    """Drop a database made by create_database, even if a failed test left a connection open."""
-    name = make_url(database).database
-    asyncio.run(_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def empty_tables(database: str) -> None:

@@ -11,9 +11,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 import redis
 from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security.redis_store import (
+    RedisTokenStore,
+    RevocationViewStaleError,
+    SyncedRevokedSessions,
+)
+from {{ cookiecutter.package_name }}.security.revocation import RotateOutcome
 
 from conftest import (
     REDIS_KEY_PREFIX,
@@ -23,14 +33,6 @@ from conftest import (
     make_settings,
     require_service,
 )
-from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
-from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.security.redis_store import (
-    RedisTokenStore,
-    RevocationViewStaleError,
-    SyncedRevokedSessions,
-)
-from {{ cookiecutter.package_name }}.security.revocation import RotateOutcome
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 
@@ -56,7 +58,7 @@ async def _wait_for_status(
 
 
 async def test_logout_everywhere_reaches_another_worker_within_a_second(
-    app: FastAPI, other_app: FastAPI, client: httpx.AsyncClient, user_id: str
+    other_app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
     first, second = (await login(client)).json(), (await login(client)).json()
     async with client_for(other_app) as other:
@@ -64,7 +66,8 @@ async def test_logout_everywhere_reaches_another_worker_within_a_second(
             assert (
                 await other.get("/protected", headers=bearer(tokens["access_token"]))
             ).is_success
-        await app.state.auth.logout_everywhere(user_id)
+        logout_all = await client.post("/auth/logout-all", headers=bearer(first["access_token"]))
+        assert logout_all.status_code == 204
         for tokens in (first, second):
             await _wait_for_status(other, tokens["access_token"], 401, within=1.0)
             refresh = await other.post(
@@ -122,6 +125,15 @@ async def test_a_retried_rotation_is_not_mistaken_for_reuse(
 async def test_an_expired_session_cannot_rotate(stores: list[RedisTokenStore]) -> None:
     await stores[0].start_session("user-1", "session-1", "token-0", int(time.time()) - 1)
     assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.INVALID
+
+
+async def test_the_store_enforces_the_absolute_end_too(
+    client: httpx.AsyncClient, tokens: dict[str, str], redis_client: redis.Redis
+) -> None:
+    session_id = jwt.decode(tokens["refresh_token"], options={"verify_signature": False})["sid"]
+    redis_client.hset(f"{REDIS_KEY_PREFIX}session:{session_id}", "expires_at", int(time.time()) - 1)
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
 
 
 async def test_revoking_another_users_session_does_nothing(

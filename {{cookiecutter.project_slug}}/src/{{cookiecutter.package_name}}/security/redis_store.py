@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Mapping
 
 from limits.aio.storage import RedisStorage, Storage
 from redis.asyncio import ConnectionPool, Redis
@@ -28,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..auth.authenticator import AuthenticationError
 from .revocation import RevokedSessions, RotateOutcome
 
 logger = logging.getLogger(__name__)
@@ -109,8 +111,16 @@ return revoke(ARGV[1], ARGV[2], ARGV[3], ARGV[4], sessions)
 )
 
 
-class RevocationViewStaleError(Exception):
-    """This worker cannot prove it has seen every revocation, so it trusts no access token."""
+class RevocationViewStaleError(AuthenticationError):
+    """This worker cannot prove it has seen every revocation, so it trusts no access token.
+
+    An AuthenticationError, so the dependency and the middleware both answer it the same way
+    they refuse a token, here with 503 and "try again": fail closed, never 500, never a pass.
+    """
+
+    status_code = 503
+    detail = "Service temporarily unavailable"
+    headers: Mapping[str, str] = {"Retry-After": "1"}
 
 
 class SyncedRevokedSessions(RevokedSessions):
@@ -226,9 +236,6 @@ class RedisTokenStore:
         )
         if outcome is RotateOutcome.REUSED:
             self._apply(float(args[2]), [session_id])
-            logger.warning(
-                "refresh token reuse detected; session revoked", extra={"session_id": session_id}
-            )
         return outcome
 
     async def revoke_session(self, session_id: str, user_id: str) -> None:
