@@ -28,6 +28,12 @@ SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     # Its outage moves the SQLite file away; a server database fails differently.
     ("database", "sqlite"): ("tests/test_faults.py",),
+    ("database", "postgresql"): ("tests/postgres_db.py",),
+    # Redis holds the sessions itself: no auth_sessions table, model or database store.
+    ("token_store", "database"): (
+        "src/{package}/security/database_store.py",
+        "src/{package}/auth/models.py",
+    ),
     ("token_store", "redis"): (
         "src/{package}/security/redis_store.py",
         "tests/test_redis_store.py",
