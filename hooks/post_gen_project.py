@@ -26,9 +26,10 @@ SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 # Files that exist for one option value only, removed unless the answer equals that value.
 # Paths are relative to the project root; {package} is the package name.
 OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
-    # Its outage moves the SQLite file away; a server database fails differently.
+    # Each database is made unreachable its own way: the SQLite file moved away, or a
+    # PostgreSQL URL whose port refuses connections.
     ("database", "sqlite"): ("tests/test_faults.py",),
-    ("database", "postgresql"): ("tests/postgres_db.py",),
+    ("database", "postgresql"): ("tests/postgres_db.py", "tests/test_faults_postgres.py"),
     # Redis holds the sessions itself: no auth_sessions table, model or database store.
     ("token_store", "database"): (
         "src/{package}/security/database_store.py",
