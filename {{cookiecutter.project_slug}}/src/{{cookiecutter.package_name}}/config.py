@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # How often each worker pulls revocations made by other workers: the upper bound on how
     # long a logged-out access token can still be accepted by another process.
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+    # How long `CurrentUser` may serve a user from memory: the delay before a change made
+    # straight in the database (deactivation) shows. Revoked sessions are refused at once.
+    user_cache_seconds: float = Field(default=5, ge=0, le=60)
 
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)

@@ -27,6 +27,7 @@ from .security.passwords import PasswordHasher
 from .security.revocation import RevokedSessions
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
+from .users.cache import UserCache
 from .users.router import router as users_router
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
+    app.state.user_cache = UserCache(ttl=settings.user_cache_seconds)
     app.state.auth = AuthService(
         sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
     )
