@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # straight in the database (deactivation) shows. Revoked sessions are refused at once.
     user_cache_seconds: float = Field(default=5, ge=0, le=60)
 
+    # Requests with larger bodies get 413 before the body is read (auth bodies are tiny).
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
 
