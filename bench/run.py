@@ -129,10 +129,19 @@ def note(message: str) -> None:
     print(f"note: {message}", flush=True)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port free right now and not yet given to another of our servers, which may still be
+    starting up and not have bound the one it got."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def ensure_wrk() -> str:
@@ -286,7 +295,9 @@ def wait_ready(server: Server, timeout: float = 30.0) -> None:
         if server.process.poll() is not None:
             break
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
+            # Our servers answer their ready path with 200, or 401 behind an auth middleware;
+            # a 404 would be some other program on the port.
+            if httpx.get(url, timeout=1).status_code in (200, 401):
                 return
         except httpx.TransportError:
             pass
@@ -312,7 +323,14 @@ def running(servers: list[Server], logs: Path, workers: int = 1) -> Iterator[Non
         for server in servers:
             start(server, logs, workers)
         for server in servers:
-            wait_ready(server)
+            try:
+                wait_ready(server)
+            except RuntimeError:
+                # Most likely another program took the port between our check and uvicorn's
+                # bind; one more try on a fresh port.
+                stop(server)
+                start(server, logs, workers)
+                wait_ready(server)
         yield
     finally:
         for server in servers:
@@ -388,7 +406,7 @@ def baseline_servers(tmp: Path, secret: str, user_id: str, python: str | None) -
     cases = []
     for name, factory, path, description in BASELINES:
         argv = uvicorn_argv(f"baselines:{factory}", "--factory", "--app-dir", str(BENCH_DIR))
-        ready = path if name in ("bare", "header-dep") else "/docs"
+        ready = "/users/me" if name == "load-user" else "/protected"
         server = Server(name, argv, BENCH_DIR, env, ready, token=lambda _s, t=token: t)
         cases.append(Case(name, server, path, description))
     for name, factory, path, description in THIRD_PARTY if python else []:
