@@ -164,6 +164,11 @@ def ensure_wrk() -> str:
     )
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine skews every figure."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def machine() -> dict[str, object]:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -182,6 +187,7 @@ def machine() -> dict[str, object]:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_before": load_average(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "wrk": (wrk.stdout + wrk.stderr).split("[")[0].strip(),
@@ -191,12 +197,13 @@ def machine() -> dict[str, object]:
 
 # ---------------------------------------------------------------------------- baking
 
+# Runs in a child so the hook's refusal can be captured; times only cookiecutter's own work.
 BAKE_CODE = """
 import json, sys, time
 from cookiecutter.main import cookiecutter
 started = time.perf_counter()
 path = cookiecutter(sys.argv[1], no_input=True, output_dir=sys.argv[2],
-                    extra_context=json.loads(sys.argv[3]))
+                    extra_context=json.loads(sys.argv[3]), config_file=sys.argv[4])
 print(json.dumps({"path": path, "seconds": time.perf_counter() - started}))
 """
 
@@ -204,8 +211,19 @@ print(json.dumps({"path": path, "seconds": time.perf_counter() - started}))
 def bake(template: Path, out: Path, answers: dict[str, object]) -> tuple[Path | None, float, str]:
     """Bake into `out`: (project dir, seconds inside cookiecutter, error text or "")."""
     out.mkdir(parents=True)
+    # Replay files go to the temporary directory, not the user's ~/.cookiecutter_replay.
+    config = out / "cookiecutter.yaml"
+    config.write_text(f"replay_dir: {json.dumps(str(out / 'replay'))}\n")
     result = subprocess.run(
-        [sys.executable, "-c", BAKE_CODE, str(template), str(out), json.dumps(answers)],
+        [
+            sys.executable,
+            "-c",
+            BAKE_CODE,
+            str(template),
+            str(out / "project"),
+            json.dumps(answers),
+            str(config),
+        ],
         capture_output=True,
         text=True,
     )
@@ -344,7 +362,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 def wrk(url: str, token: str | None, seconds: int, connections: int) -> dict[str, float]:
     """One wrk run: requests/s, p50/p99 latency in ms, and the count of non-2xx answers."""
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if token:
         argv += ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
@@ -704,8 +722,14 @@ def run(
         storm = login_storm(default_server, opts)
 
     print("== revocation across 2 workers", flush=True)
-    two = Server("HS256-2workers", default_server.argv, default_server.cwd, default_server.env,
-                 "/health", token=template_login)
+    two = Server(
+        "HS256-2workers",
+        default_server.argv,
+        default_server.cwd,
+        default_server.env,
+        "/health",
+        token=template_login,
+    )
     with running([two], logs, workers=2):
         revocation = revocation_delay(two, opts.revocation_trials)
 
@@ -721,6 +745,7 @@ def run(
 
     print()
     print(f"Machine: {info['cpu']}, {info['cores']} cores, {info['os']}")
+    print(f"Load average before {info['load_before']}, after {load_average()} (1/5/15 min)")
     print(f"Python {info['python']}, {info['wrk']}")
     print("Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))  # type: ignore[union-attr]
     print(
