@@ -22,6 +22,7 @@ import platform
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -666,6 +667,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
 
 def main(argv: list[str] | None = None) -> int:
     args, opts = parse_args(argv)
+    # A plain SIGTERM would skip the `finally` blocks that stop the servers we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_wrk()
     info = machine()
     tmp = Path(tempfile.mkdtemp(prefix="jwt-bench-"))
