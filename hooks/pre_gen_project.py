@@ -20,8 +20,6 @@ NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
         ("jwt_algorithm", "RS256"),
         ("database", "postgresql"),
         ("token_store", "redis"),
-        ("use_middleware", True),
-        ("cookie_auth", True),
         ("allow_registration", True),
     }
 )

@@ -8,10 +8,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from conftest import bearer, client_for, login, make_settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users.cache import UserCache, UserSnapshot
 from {{ cookiecutter.package_name }}.users.models import User
+
+from conftest import bearer, client_for, login, make_settings
 
 
 class FakeClock:
@@ -74,6 +75,16 @@ async def test_a_deactivation_in_the_database_shows_when_the_entry_expires(
     # Within the TTL the worker still answers from memory: the documented staleness bound.
     assert (await client.get("/users/me", headers=headers)).status_code == 200
     clock.now += 5
+    assert (await client.get("/users/me", headers=headers)).status_code == 401
+
+
+async def test_deactivation_through_the_app_beats_a_cached_user(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    app.state.user_cache = UserCache(ttl=60)
+    headers = bearer(tokens["access_token"])
+    assert (await client.get("/users/me", headers=headers)).status_code == 200
+    await app.state.accounts.deactivate("alice@example.com", client="test")
     assert (await client.get("/users/me", headers=headers)).status_code == 401
 
 

@@ -15,13 +15,24 @@ from limits.aio.storage import MemoryStorage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+from .auth.accounts import AccountService
+{%- if cookiecutter.cookie_auth %}
+from .auth.cookies import CookieAuthenticator
+{%- else %}
+from .auth.authenticator import Authenticator
+{%- endif %}
 from .auth.dependencies import CurrentClaims
+{%- if cookiecutter.use_middleware %}
+from .auth.middleware import AuthMiddleware
+{%- endif %}
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .docs import install_docs
+from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
 from .security.passwords import PasswordHasher
@@ -37,6 +48,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Fails fast (SettingsError) on bad settings or keys."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -54,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         access_ttl=settings.access_token_seconds,
         refresh_ttl=settings.refresh_token_seconds,
+        refresh_idle=settings.refresh_idle_seconds,
         leeway=settings.jwt_leeway_seconds,
     )
     passwords = PasswordHasher(
@@ -64,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     throttle = LoginThrottle(
         MemoryStorage(),
         max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
     )
 
@@ -81,18 +95,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description={{ cookiecutter.description | tojson }},
         version=__version__,
         lifespan=lifespan,
+        # Served from bundled assets by install_docs, not from FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
     app.state.user_cache = UserCache(ttl=settings.user_cache_seconds)
-    app.state.auth = AuthService(
-        sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
+    app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
+    app.state.accounts = AccountService(sessionmaker, passwords, store)
+{%- if cookiecutter.cookie_auth %}
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    authenticator = CookieAuthenticator(
+        tokens,
+        settings.secret_key.get_secret_value().encode(),
+        refresh_max_age=settings.refresh_idle_seconds,
     )
+{%- else %}
+    authenticator = Authenticator(tokens)
+{%- endif %}
+    app.state.authenticator = authenticator
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+{%- if cookiecutter.use_middleware %}
+    app.add_middleware(
+        AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
+    )
+{%- endif %}
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:

@@ -2,10 +2,11 @@
 
 Loading the user row on every request costs a database round-trip, several times the cost of
 the request itself. The cache is safe because revocation is checked first: logout, refresh
-token reuse and "log out everywhere" revoke the session, and `TokenService.verify_access`
-refuses a revoked session before the cache is ever consulted. What the cache can delay is a
+token reuse, and the account changes that matter (`deactivate-user`, `set-password`, through
+AccountService) revoke the user's sessions, and `TokenService.verify_access` refuses a revoked
+session in every worker before the cache is ever consulted. What the cache can delay is a
 change made behind the service's back (an `UPDATE users SET is_active = false` in SQL): it
-shows after at most `ttl` seconds. To lock someone out at once, revoke their sessions too.
+shows after at most `ttl` seconds.
 """
 
 import time
