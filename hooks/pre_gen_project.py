@@ -18,8 +18,6 @@ NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
         ("jwt_algorithm", "EdDSA"),
         ("jwt_algorithm", "ES256"),
         ("jwt_algorithm", "RS256"),
-        ("database", "postgresql"),
-        ("token_store", "redis"),
         ("allow_registration", True),
     }
 )
