@@ -129,11 +129,12 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     log_format: Literal["text", "json"] = "text"
 
-    # Argon2id cost. The defaults follow RFC 9106's second recommended option; lower them only
-    # in tests, where speed matters and the hashes protect nothing.
-    argon2_time_cost: int = Field(default=3, ge=1, le=20)
-    argon2_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
-    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Argon2id cost: OWASP's Password Storage Cheat Sheet's m=19 MiB, t=2, p=1. One lane per
+    # hash keeps a login on one core, so a burst of logins cannot take every core from the
+    # event loop. Raise the memory first if your servers can afford it; lower only in tests.
+    argon2_time_cost: int = Field(default=2, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=19456, ge=1024, le=1048576)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
 
     @field_validator("secret_key")
     @classmethod
