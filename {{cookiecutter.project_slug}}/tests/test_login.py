@@ -3,10 +3,10 @@
 import httpx
 import jwt
 import pytest
-from conftest import PASSWORD, add_user, login
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from conftest import PASSWORD, add_user, login
 from {{ cookiecutter.package_name }}.users.models import User
 
 
