@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     jwt_algorithm: JwtAlgorithm = "{{ cookiecutter.jwt_algorithm }}"
     private_key_path: Path | None = None
+    # Optional: the public key is derived from the private one; when given, it must match.
+    public_key_path: Path | None = None
     jwt_issuer: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     jwt_audience: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     # Clock skew tolerated on exp/iat, kept small and explicit (RFC 8725 section 3.10).

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
 from .auth.dependencies import CurrentClaims
+from .auth.jwks import router as jwks_router
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(jwks_router)
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
