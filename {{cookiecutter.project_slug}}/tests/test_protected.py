@@ -1,5 +1,7 @@
 """How a protected route reads credentials: one Bearer header, nothing else."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from conftest import bearer
@@ -67,3 +69,28 @@ async def test_a_401_never_echoes_the_token(
     response = await client.get("/protected", headers=bearer(tampered))
     assert response.status_code == 401
     assert tampered not in response.text
+
+
+async def test_oversized_bodies_get_413_before_being_read(client: httpx.AsyncClient) -> None:
+    big = b"x" * (65536 + 1)
+    declared = await client.post(
+        "/auth/refresh", content=big, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the body is streamed
+        for _ in range(20):
+            yield b"x" * 8192
+
+    streamed = await client.post(
+        "/auth/refresh", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+async def test_deeply_nested_json_is_a_4xx(client: httpx.AsyncClient) -> None:
+    body = b"[" * 30000 + b"]" * 30000
+    response = await client.post(
+        "/auth/refresh", content=body, headers={"content-type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # long a logged-out access token can still be accepted by another process.
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
 
+    # Requests with larger bodies get 413 before the body is read (auth bodies are tiny).
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
 

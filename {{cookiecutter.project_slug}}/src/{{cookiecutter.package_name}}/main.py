@@ -20,6 +20,7 @@ from .auth.jwks import router as jwks_router
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
+from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .security.database_store import DatabaseTokenStore
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
     )
 
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(jwks_router)

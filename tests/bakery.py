@@ -1,0 +1,177 @@
+"""Bake the template into temporary directories and run tools on the result.
+
+Plain functions rather than fixtures, so test modules can also use them while collecting
+(for example to parametrize over cookiecutter.json's choices).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+HOOKS_DIR = TEMPLATE_DIR / "hooks"
+CONFIG_NAME = "cookiecutter-config.yaml"
+REPLAY_DIR_NAME = "replay"
+OUTPUT_DIR_NAME = "out"
+TOOL_TIMEOUT_SECONDS = 900
+
+
+@cache
+def cookiecutter_json() -> dict[str, object]:
+    """Return the template's cookiecutter.json as data."""
+    return json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+
+
+def option_values() -> dict[str, list[object]]:
+    """Every value a user can pick for each choice or yes/no option, the default first."""
+    values: dict[str, list[object]] = {}
+    for field, default in cookiecutter_json().items():
+        if isinstance(default, list):
+            values[field] = list(default)
+        elif isinstance(default, bool):
+            values[field] = [default, not default]
+    return values
+
+
+def non_default_option_values() -> list[tuple[str, object]]:
+    """Every (field, value) pair that a user has to choose on purpose."""
+    return [(field, value) for field, values in option_values().items() for value in values[1:]]
+
+
+@cache
+def load_hook(name: str) -> ModuleType:
+    """Import hooks/<name>.py unrendered.
+
+    The hooks keep their Jinja inside read_answers(), so importing them runs no template code
+    and their functions and constants can be tested directly.
+    """
+    spec = importlib.util.spec_from_file_location(name, HOOKS_DIR / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def unsupported(answers: Mapping[str, object]) -> list[str]:
+    """Return the answers the pre-gen hook still refuses as not yet supported."""
+    refused = load_hook("pre_gen_project").NOT_YET_SUPPORTED
+    return [f"{field}={value}" for field, value in answers.items() if (field, value) in refused]
+
+
+def skip_unless_supported(answers: Mapping[str, object]) -> None:
+    """Skip the calling test while the template refuses some of `answers` as not yet supported.
+
+    Such tests turn on by themselves when an entry leaves NOT_YET_SUPPORTED in the pre-gen
+    hook, which is exactly when the option's files must start passing them.
+    """
+    pending = unsupported(answers)
+    if pending:
+        pytest.skip(f"not yet supported by the template: {', '.join(pending)}")
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Return what a bake into `directory` left in its output directory."""
+    output_dir = directory / OUTPUT_DIR_NAME
+    return sorted(path.name for path in output_dir.iterdir()) if output_dir.exists() else []
+
+
+def write_config(directory: Path) -> Path:
+    """Write a cookiecutter config that keeps replay files in `directory`, not in ~."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / CONFIG_NAME
+    # JSON strings are valid YAML scalars, so any path is quoted correctly.
+    config.write_text(
+        f"replay_dir: {json.dumps(str(directory / REPLAY_DIR_NAME))}\n"
+        f"cookiecutters_dir: {json.dumps(str(directory / 'cookiecutters'))}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def bake(directory: Path, **extra_context: object) -> Path:
+    """Bake the template without prompts into `directory`/out and return the project path."""
+    project = cookiecutter(
+        str(TEMPLATE_DIR),
+        no_input=True,
+        extra_context=extra_context,
+        output_dir=str(directory / OUTPUT_DIR_NAME),
+        config_file=str(write_config(directory)),
+    )
+    return Path(project)
+
+
+def replay_files(project: Path) -> list[Path]:
+    """Return the replay files cookiecutter wrote for the bake that made `project`."""
+    return sorted((project.parents[1] / REPLAY_DIR_NAME).glob("*.json"))
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    """Return every answer, derived ones included, that made `project`, from its replay file."""
+    [replay] = replay_files(project)
+    return json.loads(replay.read_text(encoding="utf-8"))["cookiecutter"]
+
+
+def bake_with_cli(directory: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """Run the cookiecutter command line, as a user would, with `key=value` answers."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--config-file",
+            str(write_config(directory)),
+            "--output-dir",
+            str(directory / OUTPUT_DIR_NAME),
+            str(TEMPLATE_DIR),
+            *answers,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def tool_env(**overrides: str) -> dict[str, str]:
+    """Return this environment minus the outer pytest's own variables, plus `overrides`.
+
+    PYTEST_ADDOPTS or xdist's worker variables must not leak into a tool run inside a bake.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    return env | overrides
+
+
+def run_in(project: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `command` with `project` as the working directory and capture its output.
+
+    The timeout turns a hung run (a test waiting on a service forever) into a failure
+    instead of a CI run that never ends.
+    """
+    return subprocess.run(
+        command,
+        cwd=project,
+        env=tool_env(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=TOOL_TIMEOUT_SECONDS,
+    )
+
+
+def git(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run git in `project`, blind to the user's global and system configuration.
+
+    A global excludes file that ignores .env would otherwise make the ignore checks pass for
+    the wrong reason.
+    """
+    return run_in(project, "git", *args, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
