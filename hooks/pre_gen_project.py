@@ -15,9 +15,6 @@ from collections.abc import Mapping
 # project that silently lacks the feature. Delete an entry when its option is implemented.
 NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
     {
-        ("jwt_algorithm", "EdDSA"),
-        ("jwt_algorithm", "ES256"),
-        ("jwt_algorithm", "RS256"),
         ("database", "postgresql"),
         ("token_store", "redis"),
         ("use_middleware", True),
