@@ -19,7 +19,6 @@ NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
         ("token_store", "redis"),
         ("use_middleware", True),
         ("cookie_auth", True),
-        ("allow_registration", True),
     }
 )
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+{%- if cookiecutter.allow_registration %}
+
+    # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
+    # 8; longer is better when there is no second factor.
+    password_min_length: int = Field(default=12, ge=8, le=128)
+{%- endif %}
 
     # Argon2id cost. The defaults follow RFC 9106's second recommended option; lower them only
     # in tests, where speed matters and the hashes protect nothing.

@@ -17,6 +17,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from . import __version__
 from .auth.dependencies import CurrentClaims
 from .auth.jwks import router as jwks_router
+{%- if cookiecutter.allow_registration %}
+from .auth.registration import Registration
+from .auth.registration import router as registration_router
+{%- endif %}
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
 from .auth.service import AuthService
@@ -25,6 +29,9 @@ from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
+{%- if cookiecutter.allow_registration %}
+from .security.password_policy import PasswordPolicy
+{%- endif %}
 from .security.passwords import PasswordHasher
 from .security.revocation import RevokedSessions
 from .security.throttle import LoginThrottle
@@ -90,9 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = AuthService(
         sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
     )
+{%- if cookiecutter.allow_registration %}
+    app.state.registration = Registration(
+        sessionmaker, passwords, throttle, PasswordPolicy(min_length=settings.password_min_length)
+    )
+{%- endif %}
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(auth_router)
+{%- if cookiecutter.allow_registration %}
+    app.include_router(registration_router)
+{%- endif %}
     app.include_router(users_router)
     app.include_router(jwks_router)
 
