@@ -2,15 +2,20 @@
 
 Tests run with the project's configured JWT algorithm; key files are made once per session,
 by the same code as `keys generate`.
+
+Every test also runs under `_no_secrets_in_logs`: all log records of every logger, at DEBUG,
+are searched for the tokens issued during the test and for every known password.
 """
 
+import logging
 import secrets
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -22,6 +27,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import key_files
 from {{ cookiecutter.package_name }}.security.keys import Key, hmac_key, load_private_key
+from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens, TokenService
 from {{ cookiecutter.package_name }}.users import repository as users
 
 SECRET_KEY = secrets.token_urlsafe(48)
@@ -50,6 +56,54 @@ def foreign_key(algorithm: str) -> Key:
     if algorithm == "HS256":
         return hmac_key(b"another-secret-that-is-long-enough-0123456789")
     return load_private_key(key_file(algorithm, "foreign"), algorithm)
+
+
+# Secrets that must never be logged: the signing key and every password a test uses (the
+# helpers below add theirs; tests with their own passwords add them too).
+KNOWN_SECRETS: set[str] = {SECRET_KEY, PASSWORD}
+# The test's own HTTP client logs request URLs; those are not the service's logs, and attack
+# tests deliberately put tokens in URLs.
+_CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
+
+
+def find_leaks(records: Iterable[logging.LogRecord], secrets_: Iterable[str]) -> list[str]:
+    """Descriptions of the records whose text, arguments, extra fields or traceback hold a
+    secret (the secret itself is not repeated)."""
+    formatter = logging.Formatter()
+    # Test passwords like "x" would match any line; real tokens and passwords are longer.
+    wanted = [secret for secret in secrets_ if len(secret) >= 8]
+    leaks = []
+    for record in records:
+        if record.name.partition(".")[0] in _CLIENT_LOGGERS:
+            continue
+        text = formatter.format(record) + repr(vars(record))
+        if any(secret in text for secret in wanted):
+            leaks.append(f"{record.name} {record.levelname}: {record.msg!s:.80}")
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Capture every logger at DEBUG (SQLAlchemy, uvicorn, ours) and fail the test if a token
+    issued during it, the signing key or a known password appears in any record."""
+    caplog.set_level(logging.DEBUG)
+    # SQLAlchemy sets its own loggers to WARNING on import; open them up like echo=True would.
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy")
+    issued: list[str] = []
+    issue = TokenService.issue
+
+    def recording_issue(self: TokenService, *args: Any, **kwargs: Any) -> IssuedTokens:
+        tokens = issue(self, *args, **kwargs)
+        issued.extend((tokens.access_token, tokens.refresh_token))
+        return tokens
+
+    monkeypatch.setattr(TokenService, "issue", recording_issue)
+    yield
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    leaks = find_leaks(records, [*issued, *KNOWN_SECRETS])
+    assert not leaks, f"secrets in log records: {leaks}"
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +164,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 async def add_user(app: FastAPI, username: str, password: str = PASSWORD) -> str:
     """Create a user straight in the database; returns its id."""
+    KNOWN_SECRETS.add(password)
     password_hash = await app.state.passwords.hash_async(password)
     async with app.state.sessionmaker() as db:
         user = await users.create(db, username, password_hash)
@@ -124,6 +179,7 @@ async def user_id(app: FastAPI) -> str:
 async def login(
     client: httpx.AsyncClient, username: str = "alice@example.com", password: str = PASSWORD
 ) -> httpx.Response:
+    KNOWN_SECRETS.add(password)
     return await client.post("/auth/login", data={"username": username, "password": password})
 
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import add_user, bearer, client_for, login, make_settings
+from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.password_policy import common_passwords
@@ -24,6 +24,7 @@ def settings(database_url: str) -> Settings:
 async def _register(
     client: httpx.AsyncClient, username: str = "carol@example.com", password: str = GOOD_PASSWORD
 ) -> httpx.Response:
+    KNOWN_SECRETS.add(password)
     return await client.post("/auth/register", json={"username": username, "password": password})
 
 
@@ -170,3 +171,17 @@ def test_the_common_password_list_is_loaded() -> None:
     assert len(passwords) > 2000
     assert {"password", "qwerty", "iloveyou", "letmein"} <= passwords
     assert all(entry == entry.lower() and not entry.startswith("# ") for entry in passwords)
+
+
+async def test_registrations_are_audited_without_the_username(
+    caplog: pytest.LogCaptureFixture, client: httpx.AsyncClient
+) -> None:
+    created = (await _register(client)).json()
+    await _register(client, "kim@example.com", "password2024")
+    audit = [r for r in caplog.records if r.name == "{{ cookiecutter.package_name }}.audit"]
+    events = [(r.event, r.user_id, getattr(r, "reason", None)) for r in audit]  # type: ignore[attr-defined]
+    assert events == [
+        ("user_registered", created["id"], None),
+        ("registration_refused", None, "password_too_common"),
+    ]
+    assert not [r for r in audit if "example.com" in repr(vars(r))]

@@ -1,4 +1,5 @@
-"""Command line: `python -m {{ cookiecutter.package_name }} migrate | create-user | serve | keys`.
+"""Command line: `python -m {{ cookiecutter.package_name }} migrate | create-user | set-password |
+deactivate-user | serve | keys`.
 
 Commands print one clear line and exit non-zero on bad input; no tracebacks for mistakes a
 user can make.
@@ -6,15 +7,18 @@ user can make.
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from alembic import command
 from alembic.config import Config
 
+from .auth.accounts import AccountService, UnknownUserError
 from .config import Settings, SettingsError, get_settings
 from .db import async_database_url, create_engine, create_sessionmaker
+from .main import create_app
 from .security import key_files
 from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
@@ -28,6 +32,10 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Audit events from the command line carry this instead of a network address.
+CLI_CLIENT = "cli"
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -59,9 +67,16 @@ def migrate() -> None:
 
 
 def _read_password(password_stdin: bool) -> str:
+    """A new password from stdin or a hidden prompt (asked twice), refused if unusable."""
     if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        _fail("the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        _fail(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    return password
 
 
 async def _create_user(settings: Settings, username: str, password: str) -> str:
@@ -93,15 +108,54 @@ def create_user(
     except users.InvalidUsernameError as exc:
         _fail(f"invalid username: {exc}")
     password = _read_password(password_stdin)
-    if not password:
-        _fail("the password is empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        _fail(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
     try:
         user_id = asyncio.run(_create_user(settings, username, password))
     except users.UsernameTakenError:
         _fail(f"a user named {username!r} already exists")
     typer.echo(f"Created user {username!r} ({user_id}).")
+
+
+def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awaitable[T]]) -> T:
+    """Run `action` with the app's own services, so revocation reaches the configured token
+    store (and through it every running worker) exactly as a request would."""
+
+    async def run() -> T:
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            return await action(application.state.accounts)
+
+    try:
+        return asyncio.run(run())
+    except UnknownUserError as exc:
+        _fail(f"no user named {exc.args[0]!r}")
+
+
+@app.command("set-password")
+def set_password(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password and end all of their sessions (every device logs in again)."""
+    settings = _settings()
+    password = _read_password(password_stdin)
+    user_id = _run_on_accounts(
+        settings, lambda accounts: accounts.set_password(username, password, client=CLI_CLIENT)
+    )
+    typer.echo(f"Password of {username!r} ({user_id}) changed; all sessions ended.")
+
+
+@app.command("deactivate-user")
+def deactivate_user(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+) -> None:
+    """Stop a user from logging in and end all of their sessions at once."""
+    settings = _settings()
+    user_id = _run_on_accounts(
+        settings, lambda accounts: accounts.deactivate(username, client=CLI_CLIENT)
+    )
+    typer.echo(f"User {username!r} ({user_id}) deactivated; all sessions ended.")
 
 
 @app.command()
@@ -114,7 +168,8 @@ def serve(
     """Run the API with uvicorn."""
     import uvicorn
 
-    _settings()  # fail with one line now rather than a traceback in every worker
+    settings = _settings()  # fail with one line now rather than a traceback in every worker
+    proxies = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
         "{{ cookiecutter.package_name }}.main:app",
         host=host,
@@ -122,6 +177,11 @@ def serve(
         workers=None if reload else workers,
         reload=reload,
         server_header=False,
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For whenever the
+        # peer is 127.0.0.1; it must trust exactly the proxies the app trusts (TRUSTED_PROXIES),
+        # and none when that is empty, so that a forged header cannot pick the throttling key.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
 
 

@@ -6,15 +6,19 @@ app before it serves a single request, with a message that names the setting to 
 """
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
+# A refresh token left unused this long dies (unless REFRESH_IDLE_HOURS says otherwise, and
+# never later than the session's absolute end): a stolen laptop's week-old session is over.
+DEFAULT_REFRESH_IDLE_HOURS = 7 * 24
 
 # Keys copied from tutorials, docs and templates. Anyone can forge tokens signed with them,
 # however long they are (the FastAPI docs' example key is 64 hex characters).
@@ -66,6 +70,8 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=5, ge=0, le=60)
     access_token_minutes: int = Field(default={{ cookiecutter.access_token_minutes }}, ge=1, le=1440)
     refresh_token_days: int = Field(default={{ cookiecutter.refresh_token_days }}, ge=1, le=365)
+    # Unset: 7 days, or the whole session if REFRESH_TOKEN_DAYS is shorter.
+    refresh_idle_hours: int | None = Field(default=None, ge=1, le=365 * 24)
 
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db{% endif %}"
     # How often each worker pulls revocations made by other workers: the upper bound on how
@@ -77,6 +83,13 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=10, ge=1, le=1000)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+    # Per client address, across all usernames: stops one host spraying many accounts while
+    # staying above what a shared NAT or office of honest mistypers produces.
+    login_max_failures_per_address: int = Field(default=100, ge=1, le=100000)
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDR networks, comma-separated).
+    # Empty: the socket peer is the client and X-Forwarded-For is ignored, since anyone can send it.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    log_format: Literal["text", "json"] = "text"
 {%- if cookiecutter.allow_registration %}
 
     # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
@@ -104,6 +117,34 @@ class Settings(BaseSettings):
             raise ValueError("is not random enough; generate a fresh random key")
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return value
+        networks = []
+        for entry in entries:
+            text = str(entry).strip()
+            if not text:
+                continue
+            try:
+                networks.append(ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(f"{text!r} is not an IP address or CIDR network") from None
+        return tuple(networks)
+
+    @model_validator(mode="after")
+    def _idle_fits_session(self) -> "Settings":
+        if self.refresh_idle_hours is not None and (
+            self.refresh_idle_hours > self.refresh_token_days * 24
+        ):
+            raise ValueError(
+                f"REFRESH_IDLE_HOURS ({self.refresh_idle_hours}) must not exceed "
+                f"REFRESH_TOKEN_DAYS in hours ({self.refresh_token_days * 24})"
+            )
+        return self
+
     @model_validator(mode="after")
     def _key_fits_algorithm(self) -> "Settings":
         if self.jwt_algorithm == "HS256" and self.secret_key is None:
@@ -121,6 +162,11 @@ class Settings(BaseSettings):
     @property
     def refresh_token_seconds(self) -> int:
         return self.refresh_token_days * 86400
+
+    @property
+    def refresh_idle_seconds(self) -> int:
+        session_hours = self.refresh_token_days * 24
+        return (self.refresh_idle_hours or min(DEFAULT_REFRESH_IDLE_HOURS, session_hours)) * 3600
 
 
 def load_settings(**overrides: object) -> Settings:

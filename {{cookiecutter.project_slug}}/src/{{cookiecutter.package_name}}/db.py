@@ -1,5 +1,6 @@
 """The async database engine, the ORM base class and the session dependency."""
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -43,9 +44,16 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url`, with SQLite tuned for several concurrent workers."""
     url = async_database_url(url)
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # Bound parameters (password hashes, ids) never reach SQL logs or exception messages,
+    # even with echo on or the `sqlalchemy.engine` logger at INFO.
+    engine = create_async_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        # aiosqlite's DEBUG records repeat every statement with its parameters, which
+        # hide_parameters cannot reach: keep them off even when the root logger is at DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return engine
 
 

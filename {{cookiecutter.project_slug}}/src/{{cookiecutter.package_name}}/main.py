@@ -15,6 +15,7 @@ from limits.aio.storage import MemoryStorage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+from .auth.accounts import AccountService
 from .auth.dependencies import CurrentClaims
 from .auth.jwks import router as jwks_router
 {%- if cookiecutter.allow_registration %}
@@ -27,6 +28,7 @@ from .auth.service import AuthService
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
 {%- if cookiecutter.allow_registration %}
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Fails fast (SettingsError) on bad settings or keys."""
     settings = settings or get_settings()
+    configure_logging(settings.log_format)
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audience=settings.jwt_audience,
         access_ttl=settings.access_token_seconds,
         refresh_ttl=settings.refresh_token_seconds,
+        refresh_idle=settings.refresh_idle_seconds,
         leeway=settings.jwt_leeway_seconds,
     )
     passwords = PasswordHasher(
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     throttle = LoginThrottle(
         MemoryStorage(),
         max_failures=settings.login_max_failures,
+        max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
     )
 
@@ -94,9 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
-    app.state.auth = AuthService(
-        sessionmaker, passwords, tokens, store, throttle, session_ttl=settings.refresh_token_seconds
-    )
+    app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
+    app.state.accounts = AccountService(sessionmaker, passwords, store)
 {%- if cookiecutter.allow_registration %}
     app.state.registration = Registration(
         sessionmaker, passwords, throttle, PasswordPolicy(min_length=settings.password_min_length)

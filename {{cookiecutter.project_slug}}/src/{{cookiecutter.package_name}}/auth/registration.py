@@ -14,12 +14,14 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..audit import audit
 from ..security.password_policy import PasswordPolicy, PasswordRejectedError
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from ..security.throttle import LoginThrottle
 from ..users import repository as users
 from ..users.models import MAX_USERNAME_LENGTH, User
 from ..users.schemas import UserPublic
+from .client_address import ClientAddress
 from .schemas import ErrorResponse
 from .service import LoginThrottledError
 
@@ -60,30 +62,40 @@ class Registration:
         self._throttle = throttle
         self._policy = policy
 
-    async def register(self, username: str, password: str) -> User:
-        """The new user; RegistrationRefusedError, LoginThrottledError or UsernameTakenError."""
+    async def register(self, username: str, password: str, *, client: str) -> User:
+        """The new user; RegistrationRefusedError, LoginThrottledError or UsernameTakenError.
+
+        `client` is the caller's address: refusals count against the login throttle's
+        per-account and per-address limits alike.
+        """
         try:
             users.validate_username(username)
         except users.InvalidUsernameError as exc:
+            audit("registration_refused", client=client, reason="invalid_username")
             raise RegistrationRefusedError("username", "invalid_username", str(exc)) from None
         key = users.username_key(username)
-        retry_after = await self._throttle.retry_after(key)
-        if retry_after is not None:
+        throttled = await self._throttle.retry_after(key, client)
+        if throttled is not None:
+            retry_after, scope = throttled
+            audit("registration_refused", client=client, reason=f"throttled_{scope}")
             raise LoginThrottledError(retry_after)
         try:
             self._policy.check(username, password)
         except PasswordRejectedError as exc:
-            await self._throttle.record_failure(key)
+            await self._throttle.record_failure(key, client)
+            audit("registration_refused", client=client, reason=exc.rule)
             raise RegistrationRefusedError("password", exc.rule, exc.message) from None
         password_hash = await self._passwords.hash_async(password)
         try:
             async with self._sessionmaker() as db:
                 user = await users.create(db, username, password_hash)
                 await db.refresh(user)  # created_at is set by the database
-                return user
         except users.UsernameTakenError:
-            await self._throttle.record_failure(key)
+            await self._throttle.record_failure(key, client)
+            audit("registration_refused", client=client, reason="username_taken")
             raise
+        audit("user_registered", user_id=str(user.id), client=client)
+        return user
 
 
 @router.post(
@@ -95,13 +107,13 @@ class Registration:
         429: {"model": ErrorResponse, "description": "Too many attempts; see Retry-After"},
     },
 )
-async def register(request: Request, body: RegisterRequest) -> User:
+async def register(request: Request, client: ClientAddress, body: RegisterRequest) -> User:
     """Create an account. A refused username or password is a 422 whose `detail[0].type`
     names the rule (`password_too_short`, `password_contains_username`, `password_too_common`,
     `invalid_username`)."""
     registration: Registration = request.app.state.registration
     try:
-        return await registration.register(body.username, body.password)
+        return await registration.register(body.username, body.password, client=client)
     except RegistrationRefusedError as exc:
         # Shaped like FastAPI's own validation errors, so clients parse one format.
         detail = [{"type": exc.rule, "loc": ["body", exc.field], "msg": exc.message}]

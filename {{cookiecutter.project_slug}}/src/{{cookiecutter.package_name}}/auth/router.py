@@ -1,4 +1,4 @@
-"""HTTP face of authentication: /auth/login, /auth/refresh, /auth/logout."""
+"""HTTP face of authentication: /auth/login, /auth/refresh, /auth/logout, /auth/logout-all."""
 
 from typing import Annotated
 
@@ -7,6 +7,8 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.tokens import IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
+from .accounts import AccountService
+from .client_address import ClientAddress
 from .dependencies import CurrentClaims, unauthorized
 from .schemas import ErrorResponse, LogoutRequest, RefreshRequest, TokenResponse
 from .service import (
@@ -45,12 +47,13 @@ def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
 async def login(
     request: Request,
     response: Response,
+    client: ClientAddress,
     username: Annotated[str, Form(min_length=1, max_length=MAX_USERNAME_LENGTH)],
     password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a token pair."""
     try:
-        issued = await _service(request).login(username, password)
+        issued = await _service(request).login(username, password, client=client)
     except LoginThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -67,11 +70,13 @@ async def login(
 
 
 @router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED)
-async def refresh(request: Request, response: Response, body: RefreshRequest) -> TokenResponse:
+async def refresh(
+    request: Request, response: Response, client: ClientAddress, body: RefreshRequest
+) -> TokenResponse:
     """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
     one again is treated as theft and ends the whole session."""
     try:
-        issued = await _service(request).refresh(body.refresh_token)
+        issued = await _service(request).refresh(body.refresh_token, client=client)
     except InvalidRefreshTokenError:
         raise unauthorized(token_sent=True) from None
     return _token_response(response, issued)
@@ -79,7 +84,17 @@ async def refresh(request: Request, response: Response, body: RefreshRequest) ->
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(
-    request: Request, claims: CurrentClaims, body: LogoutRequest | None = None
+    request: Request,
+    claims: CurrentClaims,
+    client: ClientAddress,
+    body: LogoutRequest | None = None,
 ) -> None:
     """End the session: its access and refresh tokens stop working at once."""
-    await _service(request).logout(claims, body.refresh_token if body else None)
+    await _service(request).logout(claims, body.refresh_token if body else None, client=client)
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def logout_all(request: Request, claims: CurrentClaims, client: ClientAddress) -> None:
+    """End every session of the caller, on every device: use it after a suspected theft."""
+    accounts: AccountService = request.app.state.accounts
+    await accounts.revoke_all(claims.user_id, reason="logout_all", client=client)

@@ -78,9 +78,6 @@ class DatabaseTokenStore:
             # A validly signed but rotated-out token of a live session: revoke it all.
             row.revoked_at = now
         self._revoke_locally([session_id], now)
-        logger.warning(
-            "refresh token reuse detected; session revoked", extra={"session_id": session_id}
-        )
         return RotateOutcome.REUSED
 
     async def revoke_session(self, session_id: str, user_id: str) -> None:

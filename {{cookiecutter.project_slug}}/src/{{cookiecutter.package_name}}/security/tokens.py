@@ -44,6 +44,13 @@ class Claims:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshClaims(Claims):
+    """Refresh-token claims, plus the login time that fixes the session's absolute end."""
+
+    auth_time: int
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedTokens:
     access_token: str
     refresh_token: str
@@ -63,6 +70,7 @@ class TokenService:
         audience: str,
         access_ttl: int,
         refresh_ttl: int,
+        refresh_idle: int,
         leeway: int,
     ) -> None:
         self._keys = keys
@@ -71,8 +79,9 @@ class TokenService:
         self._audience = audience
         self._access_ttl = access_ttl
         self._refresh_ttl = refresh_ttl
+        self._refresh_idle = refresh_idle
         self._leeway = leeway
-        self._max_lifetime = {"access": access_ttl, "refresh": refresh_ttl}
+        self._max_lifetime = {"access": access_ttl, "refresh": refresh_idle}
         # Verified access tokens by their exact string: a repeat costs a dict lookup instead of
         # a signature check. Expiry and revocation are still checked on every use.
         self._verified: dict[str, Claims] = {}
@@ -81,26 +90,32 @@ class TokenService:
     def access_ttl(self) -> int:
         return self._access_ttl
 
-    def issue(self, user_id: str, session_id: str, session_expires_at: int) -> IssuedTokens:
-        """A new access + refresh pair for one session.
+    def session_end(self, auth_time: int) -> int:
+        """When a session that logged in at `auth_time` ends, however often it refreshes."""
+        return auth_time + self._refresh_ttl
 
-        The refresh token never outlives its session, so refreshing cannot extend a login
-        past its absolute lifetime.
+    def issue(self, user_id: str, session_id: str, auth_time: int) -> IssuedTokens:
+        """A new access + refresh pair for the session that logged in at `auth_time`.
+
+        The refresh token dies after the idle timeout unless it is used, and never outlives its
+        session: refreshing cannot extend a login past its absolute lifetime.
         """
         now = int(time.time())
         refresh_id = uuid.uuid4().hex
         access = self._encode(
             "access", user_id, session_id, uuid.uuid4().hex, now, now + self._access_ttl
         )
-        refresh_exp = min(now + self._refresh_ttl, session_expires_at)
-        refresh = self._encode("refresh", user_id, session_id, refresh_id, now, refresh_exp)
+        refresh_exp = min(now + self._refresh_idle, self.session_end(auth_time))
+        refresh = self._encode(
+            "refresh", user_id, session_id, refresh_id, now, refresh_exp, auth_time=auth_time
+        )
         return IssuedTokens(access, refresh, refresh_id, self._access_ttl)
 
     def verify_access(self, token: str) -> Claims:
         """Claims of a valid, unexpired, unrevoked access token, else InvalidTokenError."""
         claims = self._verified.get(token)
         if claims is None:
-            claims = self._decode(token, "access")
+            claims = _claims(self._decode(token, "access"))
             if len(self._verified) >= _VERIFIED_CACHE_SIZE:
                 del self._verified[next(iter(self._verified))]
             self._verified[token] = claims
@@ -111,9 +126,27 @@ class TokenService:
             raise InvalidTokenError("revoked")
         return claims
 
-    def verify_refresh(self, token: str) -> Claims:
+    def verify_refresh(self, token: str) -> RefreshClaims:
         """Claims of a well-formed refresh token; whether it is still current is for the store."""
-        return self._decode(token, "refresh")
+        payload = self._decode(token, "refresh")
+        claims, auth_time = _claims(payload), payload.get("auth_time")
+        # Our refresh tokens are issued at or after login and expire by the session's end; any
+        # other auth_time was not written by us.
+        if (
+            not isinstance(auth_time, int)
+            or isinstance(auth_time, bool)
+            or auth_time > claims.issued_at
+            or claims.expires_at > self.session_end(auth_time)
+        ):
+            raise InvalidTokenError("bad auth_time")
+        return RefreshClaims(
+            claims.user_id,
+            claims.session_id,
+            claims.token_id,
+            claims.issued_at,
+            claims.expires_at,
+            auth_time,
+        )
 
     def _encode(
         self,
@@ -123,6 +156,7 @@ class TokenService:
         token_id: str,
         iat: int,
         exp: int,
+        **extra: int,
     ) -> str:
         key = self._keys.current
         payload = {
@@ -134,12 +168,12 @@ class TokenService:
             "type": token_type,
             "iat": iat,
             "exp": exp,
-        }
+        } | extra
         return jwt.encode(
             payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid}
         )
 
-    def _decode(self, token: str, expected_type: TokenType) -> Claims:
+    def _decode(self, token: str, expected_type: TokenType) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
             raise InvalidTokenError("malformed")
         try:
@@ -168,4 +202,10 @@ class TokenService:
         iat, exp = payload["iat"], payload["exp"]
         if exp - iat > self._max_lifetime[expected_type] + self._leeway:
             raise InvalidTokenError("lifetime longer than we ever issue")
-        return Claims(payload["sub"], payload["sid"], payload["jti"], int(iat), int(exp))
+        return payload
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    return Claims(
+        payload["sub"], payload["sid"], payload["jti"], int(payload["iat"]), int(payload["exp"])
+    )

@@ -72,3 +72,8 @@ async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_
         update(User).where(User.id == user_id).values(password_hash=password_hash)
     )
     await session.commit()
+
+
+async def set_active(session: AsyncSession, user_id: uuid.UUID, *, active: bool) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+    await session.commit()

@@ -1,0 +1,46 @@
+"""Security audit events on the `{{ cookiecutter.package_name }}.audit` logger.
+
+One record per event (OWASP Logging Cheat Sheet): what happened, to which user id, from which
+client address. The fields travel as structured `extra` attributes for log pipelines. What
+is logged is ids and addresses only: never a token, a password or a username (people type
+their password into the username box).
+"""
+
+import logging
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+AuditEvent = Literal[
+    "login_succeeded",
+    "login_failed",
+    "login_throttled",
+    "token_refreshed",
+    "refresh_token_reused",
+    "logout",
+    "sessions_revoked",
+{%- if cookiecutter.allow_registration %}
+    "user_registered",
+    "registration_refused",
+{%- endif %}
+]
+# The extra attributes an audit record may carry, in the order text logs show them.
+AUDIT_FIELDS = ("event", "user_id", "session_id", "client", "reason")
+
+_WARNINGS = frozenset({"login_throttled", "refresh_token_reused"})
+
+
+def audit(
+    event: AuditEvent,
+    *,
+    client: str,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Log one audit event. `client` is an address, or `cli` for the command line."""
+    fields = {"event": event, "user_id": user_id, "session_id": session_id, "client": client}
+    if reason is not None:
+        fields["reason"] = reason
+    level = logging.WARNING if event in _WARNINGS else logging.INFO
+    logger.log(level, event, extra=fields)

@@ -1,0 +1,60 @@
+"""Account administration: set a password, deactivate a user, end all of a user's sessions.
+
+Each change that could mean "someone else has this account" also revokes every session of
+the user, refresh and access tokens alike, in every worker (OWASP Session Management Cheat
+Sheet: renew sessions on credential change). The row is changed first, then the sessions
+revoked: the other order leaves a moment in which the old password logs in again.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..audit import audit
+from ..security.passwords import PasswordHasher
+from ..security.revocation import TokenStore
+from ..users import repository as users
+from ..users.models import User
+
+
+class UnknownUserError(LookupError):
+    """No account has this username."""
+
+
+class AccountService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        passwords: PasswordHasher,
+        store: TokenStore,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._passwords = passwords
+        self._store = store
+
+    async def _user(self, username: str) -> User:
+        async with self._sessionmaker() as db:
+            user = await users.get_by_username(db, username)
+        if user is None:
+            raise UnknownUserError(username)
+        return user
+
+    async def set_password(self, username: str, password: str, *, client: str) -> str:
+        """Replace the user's password and end all their sessions; returns the user id."""
+        user = await self._user(username)
+        password_hash = await self._passwords.hash_async(password)
+        async with self._sessionmaker() as db:
+            await users.set_password_hash(db, user.id, password_hash)
+        await self.revoke_all(str(user.id), reason="password_changed", client=client)
+        return str(user.id)
+
+    async def deactivate(self, username: str, *, client: str) -> str:
+        """Stop the user from logging in and end all their sessions; returns the user id."""
+        user = await self._user(username)
+        async with self._sessionmaker() as db:
+            await users.set_active(db, user.id, active=False)
+        await self.revoke_all(str(user.id), reason="deactivated", client=client)
+        return str(user.id)
+
+    async def revoke_all(self, user_id: str, *, reason: str, client: str) -> None:
+        """End every session of the user, in every worker."""
+        await self._store.revoke_user(user_id)
+        audit("sessions_revoked", user_id=user_id, reason=reason, client=client)

@@ -1,0 +1,65 @@
+"""The caller's network address, as far as it can be believed.
+
+X-Forwarded-For is written by whoever sends the request, so it is only read when the socket
+peer is one of TRUSTED_PROXIES, and then from the right: each proxy appends the address it
+saw, so the right-most entry that is not one of our proxies is the first one no proxy of ours
+vouches for, and anything left of it may be forged (OWASP, MDN X-Forwarded-For "security").
+"""
+
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+Network = IPv4Network | IPv6Network
+UNKNOWN_ADDRESS = "unknown"
+
+
+def _parse(entry: str) -> IPv4Address | IPv6Address | None:
+    """An address from one X-Forwarded-For entry (`1.2.3.4`, `1.2.3.4:80`, `[::1]:80`)."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        entry = entry[1:].partition("]")[0]
+    elif entry.count(":") == 1:
+        entry = entry.partition(":")[0]
+    try:
+        return ip_address(entry)
+    except ValueError:
+        return None
+
+
+def _trusted(address: IPv4Address | IPv6Address | None, proxies: Iterable[Network]) -> bool:
+    return address is not None and any(address in network for network in proxies)
+
+
+def resolve_client_address(
+    peer: str | None, forwarded_for: Iterable[str], proxies: tuple[Network, ...]
+) -> str:
+    """The client address for a request from `peer` carrying these X-Forwarded-For values."""
+    if peer is None:
+        return UNKNOWN_ADDRESS
+    current = _parse(peer)
+    if not _trusted(current, proxies):
+        return peer
+    entries = [entry for value in forwarded_for for entry in value.split(",")]
+    for entry in reversed(entries):
+        hop = _parse(entry)
+        if hop is None:
+            # Garbage where a proxy's entry should be: stop at the last hop we trust rather
+            # than believe anything further left.
+            break
+        current = hop
+        if not _trusted(hop, proxies):
+            break
+    return str(current)
+
+
+def client_address(request: Request) -> str:
+    """The address login throttling and audit events use for this request."""
+    peer = request.client.host if request.client else None
+    proxies = request.app.state.settings.trusted_proxies
+    return resolve_client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
