@@ -17,8 +17,6 @@ NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
     {
         ("database", "postgresql"),
         ("token_store", "redis"),
-        ("use_middleware", True),
-        ("cookie_auth", True),
     }
 )
 

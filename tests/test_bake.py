@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 SECRET_LINE = re.compile(r"^SECRET_KEY=(.*)$", re.MULTILINE)
 # 43 URL-safe base64 characters carry 256 bits.
 STRONG_SECRET = re.compile(r"[A-Za-z0-9_-]{43,}")
-TEMPLATE_RESIDUE = re.compile(r"\{\{|\{%|cookiecutter\.")
+# `${{ ... }}` is a GitHub Actions expression in .github/workflows, not Jinja.
+TEMPLATE_RESIDUE = re.compile(r"(?<!\$)\{\{|\{%|cookiecutter\.")
 SUMMARY_PASSED = re.compile(r"(\d+) passed")
 # The rendered suite has a test per area and attack class; far fewer means files went missing.
 MIN_PROJECT_TESTS = 40

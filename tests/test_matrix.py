@@ -45,3 +45,16 @@ def test_every_combination_renders_clean(tmp_path: Path, algorithm: str) -> None
     for command in (["check"], ["format", "--check"]):
         result = bakery.run_in(tmp_path, sys.executable, "-m", "ruff", *command, "--no-cache", ".")
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("project_name", ["Api Service", "Zulu Service"])
+def test_import_order_does_not_depend_on_the_package_name(
+    tmp_path: Path, project_name: str
+) -> None:
+    """Ruff sorts imports by name: a package named before or after `conftest` must stay clean."""
+    answers = {"use_middleware": True, "cookie_auth": True}
+    bakery.skip_unless_supported(answers)
+    project = bakery.bake(tmp_path, project_name=project_name, **answers)
+    result = bakery.run_in(project, sys.executable, "-m", "ruff", "check", "--no-cache", ".")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -15,6 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from {{ cookiecutter.package_name }}.auth.client_address import resolve_client_address
+from {{ cookiecutter.package_name }}.auth.models import AuthSession
+from {{ cookiecutter.package_name }}.cli import app as cli_app
+from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings, load_settings
+from {{ cookiecutter.package_name }}.main import create_app
+
 from conftest import (
     KNOWN_SECRETS,
     PASSWORD,
@@ -26,11 +32,6 @@ from conftest import (
     make_settings,
     sign,
 )
-from {{ cookiecutter.package_name }}.auth.client_address import resolve_client_address
-from {{ cookiecutter.package_name }}.auth.models import AuthSession
-from {{ cookiecutter.package_name }}.cli import app as cli_app
-from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings, load_settings
-from {{ cookiecutter.package_name }}.main import create_app
 
 NEW_PASSWORD = "a brand new passphrase 42"
 KNOWN_SECRETS.add(NEW_PASSWORD)

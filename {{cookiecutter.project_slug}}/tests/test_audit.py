@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from conftest import PASSWORD, bearer, find_leaks, login, make_settings
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.logs import DropQueryString, JsonFormatter, TextFormatter
 from {{ cookiecutter.package_name }}.users import repository as users
+
+from conftest import PASSWORD, bearer, find_leaks, login, make_settings
 
 AUDIT_LOGGER = "{{ cookiecutter.package_name }}.audit"
 

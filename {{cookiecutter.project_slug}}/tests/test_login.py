@@ -6,8 +6,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from conftest import PASSWORD, add_user, login
 from {{ cookiecutter.package_name }}.users.models import User
+
+from conftest import PASSWORD, add_user, login
 
 
 async def test_health_is_public(client: httpx.AsyncClient) -> None:

@@ -6,9 +6,10 @@ import time
 import httpx
 from fastapi import FastAPI
 
-from conftest import bearer, client_for, login
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
+
+from conftest import bearer, client_for, login
 
 
 async def _logout(client: httpx.AsyncClient, tokens: dict[str, str]) -> httpx.Response:

@@ -4,8 +4,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import login, make_settings
 from {{ cookiecutter.package_name }}.config import Settings
+
+from conftest import login, make_settings
 
 MAX_FAILURES = 3
 

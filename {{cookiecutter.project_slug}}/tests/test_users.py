@@ -6,8 +6,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import delete, update
 
-from conftest import bearer
 from {{ cookiecutter.package_name }}.users.models import User
+
+from conftest import bearer
 
 
 async def test_me_returns_the_public_user(

@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.exc import SQLAlchemyError
 
 from .auth.accounts import AccountService, UnknownUserError
 from .config import Settings, SettingsError, get_settings
@@ -24,7 +25,12 @@ from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
 
-app = typer.Typer(help="Manage the service: database, users, server, keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage the service: database, users, server, keys.",
+    no_args_is_help=True,
+    # A traceback that prints local variables could print a password or key.
+    pretty_exceptions_show_locals=False,
+)
 keys_app = typer.Typer(
     help="Manage the EdDSA, ES256 or RS256 signing key (HS256 signs with SECRET_KEY).",
     no_args_is_help=True,
@@ -239,4 +245,18 @@ def keys_rotate() -> None:
 
 
 def main() -> None:
-    app()
+    """Run the command line; an unreachable or unmigrated database is one line, not a traceback.
+
+    Only the driver's first line is shown: SQLAlchemy's full message repeats the SQL and its
+    parameters, which can include a password hash.
+    """
+    try:
+        app()
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        typer.secho(
+            f"Error: database error: {reason} (check DATABASE_URL; did you run `migrate`?)",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise SystemExit(1) from None

@@ -77,6 +77,31 @@ class Settings(BaseSettings):
     # How often each worker pulls revocations made by other workers: the upper bound on how
     # long a logged-out access token can still be accepted by another process.
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+{%- if cookiecutter.use_middleware %}
+
+    # Paths AuthMiddleware lets through without a token. Matched exactly: no prefixes, no
+    # wildcards, case-sensitive, so `/health/` or `/Health` still need a token.
+    public_paths: frozenset[str] = frozenset(
+        {
+            "/health",
+            "/auth/login",
+            "/auth/refresh",
+{%- if cookiecutter.allow_registration %}
+            "/auth/register",
+{%- endif %}
+            "/docs",
+            "/docs/oauth2-redirect",
+            "/redoc",
+            # The docs pages' own assets (docs.py serves them instead of a CDN).
+            "/docs-assets/swagger-ui-bundle.js",
+            "/docs-assets/swagger-ui.css",
+            "/docs-assets/redoc.standalone.js",
+            "/docs-assets/favicon.png",
+            "/openapi.json",
+            "/.well-known/jwks.json",
+        }
+    )
+{%- endif %}
 
     # Requests with larger bodies get 413 before the body is read (auth bodies are tiny).
     max_body_bytes: int = Field(default=65536, ge=1024)
@@ -116,6 +141,19 @@ class Settings(BaseSettings):
         if len(set(raw)) < 8:
             raise ValueError("is not random enough; generate a fresh random key")
         return value
+{%- if cookiecutter.use_middleware %}
+
+    @field_validator("public_paths")
+    @classmethod
+    def _public_paths_are_exact(cls, value: frozenset[str]) -> frozenset[str]:
+        for path in value:
+            if not path.startswith("/") or any(char in path for char in "*?#"):
+                raise ValueError(
+                    f"entry {path!r} must be an exact path starting with '/' "
+                    "(no wildcards, query or fragment)"
+                )
+        return value
+{%- endif %}
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -153,6 +191,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"PRIVATE_KEY_PATH is required when JWT_ALGORITHM is {self.jwt_algorithm}"
             )
+{%- if cookiecutter.cookie_auth %}
+        if self.secret_key is None:
+            raise ValueError(
+                "SECRET_KEY is required for cookie authentication: it keys the CSRF tokens"
+            )
+{%- endif %}
         return self
 
     @property

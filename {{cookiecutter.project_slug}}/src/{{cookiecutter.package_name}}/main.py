@@ -16,8 +16,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
 from .auth.accounts import AccountService
+{%- if cookiecutter.cookie_auth %}
+from .auth.cookies import CookieAuthenticator
+{%- else %}
+from .auth.authenticator import Authenticator
+{%- endif %}
 from .auth.dependencies import CurrentClaims
 from .auth.jwks import router as jwks_router
+{%- if cookiecutter.use_middleware %}
+from .auth.middleware import AuthMiddleware
+{%- endif %}
 {%- if cookiecutter.allow_registration %}
 from .auth.registration import Registration
 from .auth.registration import router as registration_router
@@ -28,6 +36,7 @@ from .auth.service import AuthService
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
+from .docs import install_docs
 from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 from .security.keys import load_keys
@@ -93,7 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description={{ cookiecutter.description | tojson }},
         version=__version__,
         lifespan=lifespan,
+        # Served from bundled assets by install_docs, not from FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.tokens = tokens
@@ -101,6 +114,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = passwords
     app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
     app.state.accounts = AccountService(sessionmaker, passwords, store)
+{%- if cookiecutter.cookie_auth %}
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    authenticator = CookieAuthenticator(
+        tokens,
+        settings.secret_key.get_secret_value().encode(),
+        refresh_max_age=settings.refresh_idle_seconds,
+    )
+{%- else %}
+    authenticator = Authenticator(tokens)
+{%- endif %}
+    app.state.authenticator = authenticator
 {%- if cookiecutter.allow_registration %}
     app.state.registration = Registration(
         sessionmaker, passwords, throttle, PasswordPolicy(min_length=settings.password_min_length)
@@ -108,6 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {%- endif %}
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+{%- if cookiecutter.use_middleware %}
+    app.add_middleware(
+        AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
+    )
+{%- endif %}
     app.include_router(auth_router)
 {%- if cookiecutter.allow_registration %}
     app.include_router(registration_router)

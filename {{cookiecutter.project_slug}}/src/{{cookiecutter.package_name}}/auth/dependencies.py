@@ -1,56 +1,47 @@
 """Route dependencies that authenticate the caller: `CurrentClaims` and `CurrentUser`.
 
 Routes read like prose: `async def read_me(user: CurrentUser)`. Both aliases go through the
-one verifier, `TokenService.verify_access`.
+one verifier, the app's `Authenticator` (see authenticator.py).
 """
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from ..db import DbSession
-from ..security.tokens import Claims, InvalidTokenError, TokenService
+from ..security.tokens import Claims
 from ..users import repository as users
 from ..users.models import User
+from .authenticator import AuthenticationError, Authenticator, InvalidCredentialsError
+{%- if cookiecutter.use_middleware %}
+from .middleware import CLAIMS_STATE_KEY
+{%- endif %}
+
+
+def http_error(error: AuthenticationError) -> HTTPException:
+    """A refused request as FastAPI's HTTP error: the error's own status, detail and headers."""
+    return HTTPException(error.status_code, error.detail, headers=dict(error.headers))
 
 
 def unauthorized(*, token_sent: bool) -> HTTPException:
     """A 401 with the challenge RFC 6750 asks for; the reason is never revealed."""
-    if token_sent:
-        return HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Invalid or expired token",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "Not authenticated", headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-def bearer_token(request: Request) -> str:
-    """The token of the one `Authorization: Bearer` header, or a 401.
-
-    Two Authorization headers are refused rather than picking one: a proxy and the app could
-    pick differently. Tokens in the query string or body are never looked at (RFC 6750 5.3).
-    """
-    values = request.headers.getlist("authorization")
-    if not values:
-        raise unauthorized(token_sent=False)
-    scheme, _, token = values[0].partition(" ")
-    if len(values) > 1 or scheme.lower() != "bearer" or not token:
-        raise unauthorized(token_sent=True)
-    return token
+    return http_error(InvalidCredentialsError() if token_sent else AuthenticationError())
 
 
 def verify_request(request: Request) -> Claims:
-    """Verified access-token claims of this request, or a 401."""
-    token = bearer_token(request)
-    service: TokenService = request.app.state.tokens
+    """Verified access-token claims of this request, or the refusal as an HTTP error."""
+{%- if cookiecutter.use_middleware %}
+    # AuthMiddleware already ran the same authenticator on this request; reuse its answer.
+    claims: Claims | None = request.scope.get("state", {}).get(CLAIMS_STATE_KEY)
+    if claims is not None:
+        return claims
+{%- endif %}
+    authenticator: Authenticator = request.app.state.authenticator
     try:
-        return service.verify_access(token)
-    except InvalidTokenError:
-        raise unauthorized(token_sent=True) from None
+        return authenticator.authenticate(request.scope)
+    except AuthenticationError as exc:
+        raise http_error(exc) from None
 
 
 class BearerAuth(OAuth2PasswordBearer):

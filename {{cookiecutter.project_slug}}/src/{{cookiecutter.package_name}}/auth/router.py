@@ -9,6 +9,9 @@ from ..security.tokens import IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
 from .accounts import AccountService
 from .client_address import ClientAddress
+{%- if cookiecutter.cookie_auth %}
+from .cookies import clear_session_cookies, refresh_token_from_cookie, set_session_cookies
+{%- endif %}
 from .dependencies import CurrentClaims, unauthorized
 from .schemas import ErrorResponse, LogoutRequest, RefreshRequest, TokenResponse
 from .service import (
@@ -26,6 +29,11 @@ UNAUTHORIZED = {
 THROTTLED = {
     429: {"model": ErrorResponse, "description": "Too many failed logins; see Retry-After"}
 }
+{%- if cookiecutter.cookie_auth %}
+FORBIDDEN = {
+    403: {"model": ErrorResponse, "description": "Cookie sent without a valid X-CSRF-Token"}
+}
+{%- endif %}
 
 
 def _service(request: Request) -> AuthService:
@@ -66,7 +74,42 @@ async def login(
             "Incorrect username or password",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
+{%- if cookiecutter.cookie_auth %}
+    set_session_cookies(request, response, issued)
+{%- endif %}
     return _token_response(response, issued)
+{%- if cookiecutter.cookie_auth %}
+
+
+@router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED | FORBIDDEN)
+async def refresh(
+    request: Request, response: Response, client: ClientAddress, body: RefreshRequest | None = None
+) -> TokenResponse:
+    """Trade a refresh token, from the JSON body or else the refresh cookie (which needs
+    X-CSRF-Token), for a new pair. Each refresh token works once: presenting a used one again
+    is treated as theft and ends the whole session."""
+    refresh_token = body.refresh_token if body else refresh_token_from_cookie(request)
+    try:
+        issued = await _service(request).refresh(refresh_token, client=client)
+    except InvalidRefreshTokenError:
+        raise unauthorized(token_sent=True) from None
+    set_session_cookies(request, response, issued)
+    return _token_response(response, issued)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED | FORBIDDEN)
+async def logout(
+    request: Request,
+    response: Response,
+    claims: CurrentClaims,
+    client: ClientAddress,
+    body: LogoutRequest | None = None,
+) -> None:
+    """End the session: its access and refresh tokens stop working at once, and its cookies
+    are expired."""
+    await _service(request).logout(claims, body.refresh_token if body else None, client=client)
+    clear_session_cookies(request, response)
+{%- else %}
 
 
 @router.post("/refresh", response_model=TokenResponse, responses=UNAUTHORIZED)
@@ -91,6 +134,7 @@ async def logout(
 ) -> None:
     """End the session: its access and refresh tokens stop working at once."""
     await _service(request).logout(claims, body.refresh_token if body else None, client=client)
+{%- endif %}
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)

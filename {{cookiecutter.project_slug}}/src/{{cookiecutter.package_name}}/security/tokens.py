@@ -56,6 +56,7 @@ class IssuedTokens:
     refresh_token: str
     refresh_token_id: str
     expires_in: int
+    session_id: str
 
 
 class TokenService:
@@ -109,7 +110,7 @@ class TokenService:
         refresh = self._encode(
             "refresh", user_id, session_id, refresh_id, now, refresh_exp, auth_time=auth_time
         )
-        return IssuedTokens(access, refresh, refresh_id, self._access_ttl)
+        return IssuedTokens(access, refresh, refresh_id, self._access_ttl, session_id)
 
     def verify_access(self, token: str) -> Claims:
         """Claims of a valid, unexpired, unrevoked access token, else InvalidTokenError."""

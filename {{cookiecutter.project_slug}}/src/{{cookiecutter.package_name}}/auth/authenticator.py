@@ -1,0 +1,73 @@
+"""Who is calling: the one verifier behind the route dependencies and the optional middleware.
+
+It reads the request's raw ASGI headers, so the dependency and a middleware (which has no
+`Request`) share the exact same code and cannot disagree about a request.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..security.tokens import Claims, InvalidTokenError, TokenService
+
+Scope = Mapping[str, Any]
+
+
+class AuthenticationError(Exception):
+    """No credentials: the request is refused with this status, detail and headers.
+
+    The reason a credential failed stays on the server; the answer only says that it did.
+    """
+
+    status_code = 401
+    detail = "Not authenticated"
+    # The challenge RFC 6750 section 3 asks for.
+    headers: Mapping[str, str] = {"WWW-Authenticate": "Bearer"}
+
+
+class InvalidCredentialsError(AuthenticationError):
+    """Credentials were sent but are not acceptable (bad, expired, revoked or ambiguous)."""
+
+    detail = "Invalid or expired token"
+    headers: Mapping[str, str] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the one `Authorization: Bearer` header, or None without the header.
+
+    Two Authorization headers are refused rather than picking one: a proxy and the app could
+    pick differently. Tokens in the query string or body are never looked at (RFC 6750 5.3).
+    """
+    value: bytes | None = None
+    for name, header_value in scope["headers"]:
+        # ASGI servers lower-case header names.
+        if name == b"authorization":
+            if value is not None:
+                raise InvalidCredentialsError
+            value = header_value
+    if value is None:
+        return None
+    scheme, _, token = value.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidCredentialsError
+    return token
+
+
+class Authenticator:
+    """Reads a request's bearer token and verifies it with `TokenService.verify_access`."""
+
+    def __init__(self, tokens: TokenService) -> None:
+        self._tokens = tokens
+
+    def authenticate(self, scope: Scope) -> Claims:
+        """The verified claims of the request, else AuthenticationError."""
+        token = bearer_token(scope)
+        if token is None:
+            raise AuthenticationError
+        return self.verify(token)
+
+    def verify(self, token: str) -> Claims:
+        """The claims of a valid access token, else InvalidCredentialsError."""
+        try:
+            return self._tokens.verify_access(token)
+        except InvalidTokenError:
+            raise InvalidCredentialsError from None

@@ -1,0 +1,196 @@
+"""Tokens in cookies for browsers, with CSRF protection.
+
+Login and refresh set three cookies besides returning the usual JSON:
+
+- `__Host-access_token`: the access token; HttpOnly, so script injected into the page cannot
+  read it. `__Host-` makes the browser refuse it unless Secure, Path=/ and without Domain, so
+  a sibling subdomain cannot plant its own (cookie tossing).
+- `__Secure-refresh_token`: the refresh token; HttpOnly, and sent only to /auth/refresh
+  (`__Host-` would demand Path=/). Logout does not need it: ending the session revokes the
+  refresh token with it, and logout expires this cookie by name and path.
+- `__Host-csrf_token`: the CSRF token, readable by the page's script (not HttpOnly) and also
+  sent as the `X-CSRF-Token` response header for pages on another origin of the same site.
+
+All are SameSite=Strict: an API called by script has no use for the cross-site top-level
+navigations that Lax allows, and Strict keeps the cookies off every cross-site request. That is
+defence in depth only; the CSRF token is the real protection, since SameSite treats sibling
+subdomains as the same site.
+
+A request authenticated by cookie with an unsafe method (anything but GET, HEAD, OPTIONS,
+TRACE; RFC 9110 section 9.2.1) must carry `X-CSRF-Token`, equal to HMAC(key, session id): the
+signed double-submit pattern of the OWASP CSRF cheat sheet. Another site can make the browser
+send the cookies but cannot read the token, nor compute it for any session.
+
+A login or refresh that another site started (`Sec-Fetch-Site: cross-site`) sets no cookies,
+so a page cannot plant the attacker's session in the victim's browser (login CSRF).
+
+Precedence: an `Authorization` header wins and the cookie is then ignored, and so is the CSRF
+check, because a browser never attaches that header on its own. Likewise a refresh token in
+the JSON body of /auth/refresh wins over the refresh cookie.
+"""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from fastapi import Request, Response
+
+from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
+from .authenticator import (
+    AuthenticationError,
+    Authenticator,
+    InvalidCredentialsError,
+    Scope,
+    bearer_token,
+)
+from .dependencies import http_error
+
+ACCESS_COOKIE = "__Host-access_token"
+REFRESH_COOKIE = "__Secure-refresh_token"
+CSRF_COOKIE = "__Host-csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_CSRF_HEADER_NAME = CSRF_HEADER.lower().encode()  # as ASGI servers spell header names
+REFRESH_PATH = "/auth/refresh"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class CsrfError(AuthenticationError):
+    """A cookie-authenticated unsafe request without the right CSRF token."""
+
+    status_code = 403
+    detail = "Missing or invalid CSRF token"
+    headers: Mapping[str, str] = {}
+
+
+def cookie_value(scope: Scope, name: str) -> str | None:
+    """The value of cookie `name`, or None when absent or empty.
+
+    A name sent twice is refused rather than picking one: the second copy may have been
+    planted for a wider path or domain. Several Cookie headers (HTTP/2) count as one list.
+    """
+    found: str | None = None
+    for header, value in scope["headers"]:
+        if header != b"cookie":
+            continue
+        for pair in value.decode("latin-1").split(";"):
+            key, separator, cookie = pair.partition("=")
+            if separator and key.strip() == name:
+                if found is not None:
+                    raise InvalidCredentialsError
+                found = cookie.strip()
+    return found or None
+
+
+def _single_header(scope: Scope, name: bytes) -> bytes | None:
+    """The value of header `name` if it was sent exactly once."""
+    values = [value for header, value in scope["headers"] if header == name]
+    return values[0] if len(values) == 1 else None
+
+
+class CookieAuthenticator(Authenticator):
+    """The bearer-token authenticator, plus access-token cookies with a CSRF check."""
+
+    def __init__(self, tokens: TokenService, secret: bytes, *, refresh_max_age: int) -> None:
+        super().__init__(tokens)
+        # A key of its own, derived from SECRET_KEY, so a CSRF token can never double as a
+        # JWT signature or the other way round.
+        self._csrf_key = hmac.digest(secret, b"csrf-token-key", hashlib.sha256)
+        self._refresh_max_age = refresh_max_age
+
+    def authenticate(self, scope: Scope) -> Claims:
+        token = bearer_token(scope)
+        if token is not None:
+            return self.verify(token)
+        token = cookie_value(scope, ACCESS_COOKIE)
+        if token is None:
+            raise AuthenticationError
+        claims = self.verify(token)
+        if scope["method"] not in SAFE_METHODS:
+            self.check_csrf(scope, claims.session_id)
+        return claims
+
+    def csrf_token(self, session_id: str) -> str:
+        """The CSRF token of a session: the same for its whole life, useless for any other."""
+        digest = hmac.digest(self._csrf_key, session_id.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def check_csrf(self, scope: Scope, session_id: str) -> None:
+        """CsrfError unless the request's one X-CSRF-Token header belongs to the session."""
+        presented = _single_header(scope, _CSRF_HEADER_NAME)
+        expected = self.csrf_token(session_id).encode()
+        # Constant-time, so the token cannot be guessed byte by byte from response times.
+        if presented is None or not hmac.compare_digest(presented, expected):
+            raise CsrfError
+
+    def refresh_token(self, scope: Scope) -> str:
+        """The refresh cookie's token, once the CSRF header matches its session."""
+        token = cookie_value(scope, REFRESH_COOKIE)
+        if token is None:
+            raise AuthenticationError
+        try:
+            claims = self._tokens.verify_refresh(token)
+        except InvalidTokenError:
+            raise InvalidCredentialsError from None
+        # Refreshing is an unsafe request too: it hands out new tokens and spends the old one.
+        self.check_csrf(scope, claims.session_id)
+        return token
+
+    def set_cookies(self, response: Response, issued: IssuedTokens, root_path: str) -> None:
+        """Put a freshly issued token pair, and the session's CSRF token, in cookies."""
+        csrf_token = self.csrf_token(issued.session_id)
+        response.headers[CSRF_HEADER] = csrf_token
+        refresh_path, max_age = root_path + REFRESH_PATH, self._refresh_max_age
+        _set_cookie(response, ACCESS_COOKIE, issued.access_token, "/", issued.expires_in)
+        _set_cookie(response, REFRESH_COOKIE, issued.refresh_token, refresh_path, max_age)
+        _set_cookie(response, CSRF_COOKIE, csrf_token, "/", max_age, httponly=False)
+
+    def clear_cookies(self, response: Response, root_path: str) -> None:
+        """Expire the three cookies; a browser matches each by name and path."""
+        _set_cookie(response, ACCESS_COOKIE, "", "/", 0)
+        _set_cookie(response, REFRESH_COOKIE, "", root_path + REFRESH_PATH, 0)
+        _set_cookie(response, CSRF_COOKIE, "", "/", 0, httponly=False)
+
+
+def _set_cookie(
+    response: Response, name: str, value: str, path: str, max_age: int, *, httponly: bool = True
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        secure=True,
+        httponly=httponly,
+        samesite="strict",
+    )
+
+
+def _cookies(request: Request) -> CookieAuthenticator:
+    return request.app.state.authenticator
+
+
+def set_session_cookies(request: Request, response: Response, issued: IssuedTokens) -> None:
+    """Login and refresh: the new tokens also go into cookies, unless another site asked.
+
+    A browser marks a request that another site started with `Sec-Fetch-Site: cross-site`
+    (Fetch Metadata). Such a login gets its tokens in the body only: otherwise a page could
+    post the attacker's password to /auth/login and plant the attacker's session in the
+    victim's browser (login CSRF), which no CSRF token can stop, as there is no session yet.
+    """
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return
+    _cookies(request).set_cookies(response, issued, request.scope.get("root_path", ""))
+
+
+def clear_session_cookies(request: Request, response: Response) -> None:
+    """Logout: the browser drops the cookies."""
+    _cookies(request).clear_cookies(response, request.scope.get("root_path", ""))
+
+
+def refresh_token_from_cookie(request: Request) -> str:
+    """/auth/refresh without a body: the refresh cookie's token, or a 401/403."""
+    try:
+        return _cookies(request).refresh_token(request.scope)
+    except AuthenticationError as exc:
+        raise http_error(exc) from None

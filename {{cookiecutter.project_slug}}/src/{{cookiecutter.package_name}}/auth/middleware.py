@@ -1,0 +1,59 @@
+"""AuthMiddleware: every HTTP request needs a valid access token unless its path is public.
+
+Routes keep their own `CurrentClaims` / `CurrentUser` dependencies; the middleware is the
+safety net for a route that forgot one. It is a pure ASGI middleware: Starlette's
+`BaseHTTPMiddleware` would add a task and a streamed copy of every response.
+"""
+
+from collections.abc import Iterable
+
+from starlette._utils import get_route_path
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .authenticator import AuthenticationError, Authenticator
+
+# Where the verified claims go: `request.state.claims` in a route.
+CLAIMS_STATE_KEY = "claims"
+
+
+class AuthMiddleware:
+    """Authenticates HTTP requests with the app's one `Authenticator`.
+
+    A path is public only if it is exactly, character for character, in `public_paths`. It is
+    compared with the same string the router dispatches on (Starlette's own route path:
+    percent-decoded by the server, root_path removed, nothing else), so no spelling of a path
+    can be public here yet reach a protected route there: `//users/me`, `/users/me/`,
+    `/auth/../users/me` and `/USERS/ME` are simply other, non-public paths, which need a
+    token like any other. Nothing is normalised, because normalising is how a protected path
+    gets mistaken for a public one. Every method is treated alike, HEAD and OPTIONS included.
+
+    WebSocket and lifespan scopes pass through untouched: a WebSocket route authenticates
+    its own handshake.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, authenticator: Authenticator, public_paths: Iterable[str]
+    ) -> None:
+        self.app = app
+        self._authenticator = authenticator
+        self._public_paths = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or get_route_path(scope) in self._public_paths:
+            await self.app(scope, receive, send)
+            return
+        try:
+            claims = self._authenticator.authenticate(scope)
+        except AuthenticationError as exc:
+            # The same answer FastAPI gives for the dependency's HTTPException.
+            response = JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=dict(exc.headers)
+            )
+            await response(scope, receive, send)
+            return
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[CLAIMS_STATE_KEY] = claims
+        await self.app(scope, receive, send)

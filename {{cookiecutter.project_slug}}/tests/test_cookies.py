@@ -1,0 +1,251 @@
+"""Cookie authentication: HttpOnly token cookies, and a CSRF token for unsafe requests.
+
+The client talks to https://test: like a browser, httpx sends Secure cookies over https only.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
+from {{ cookiecutter.package_name }}.config import SettingsError, load_settings
+
+from conftest import PASSWORD, bearer, login
+
+ACCESS = "__Host-access_token"
+REFRESH = "__Secure-refresh_token"
+CSRF = "__Host-csrf_token"
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def browser_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://test")
+
+
+@pytest.fixture
+async def browser(app: FastAPI, user_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A logged-in browser: the cookies from /auth/login are in its jar."""
+
+    @app.api_route("/things", methods=list(UNSAFE_METHODS))
+    async def change_things(claims: CurrentClaims) -> dict[str, str]:
+        return {"user_id": claims.user_id}
+
+    async with browser_for(app) as http:
+        assert (await login(http)).status_code == 200
+        yield http
+
+
+def set_cookies(response: httpx.Response) -> dict[str, list[str]]:
+    """Each Set-Cookie of the response: name -> its attributes, lower-cased, value dropped."""
+    cookies = {}
+    for header in response.headers.get_list("set-cookie"):
+        name_value, *attributes = (part.strip() for part in header.split(";"))
+        cookies[name_value.partition("=")[0]] = sorted(part.lower() for part in attributes)
+    return cookies
+
+
+def csrf(browser: httpx.AsyncClient) -> dict[str, str]:
+    return {"X-CSRF-Token": browser.cookies[CSRF]}
+
+
+async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) -> None:
+    async with browser_for(app) as http:
+        response = await login(http)
+    assert response.status_code == 200
+    minutes = app.state.settings.access_token_seconds
+    # The refresh cookie lives as long as an unused refresh token: the idle timeout.
+    idle = app.state.settings.refresh_idle_seconds
+    assert set_cookies(response) == {
+        ACCESS: sorted(["httponly", f"max-age={minutes}", "path=/", "samesite=strict", "secure"]),
+        REFRESH: sorted(
+            ["httponly", f"max-age={idle}", "path=/auth/refresh", "samesite=strict", "secure"]
+        ),
+        # Not HttpOnly: the page's script reads it to send it back as X-CSRF-Token.
+        CSRF: sorted([f"max-age={idle}", "path=/", "samesite=strict", "secure"]),
+    }
+    body = response.json()
+    assert response.cookies[ACCESS] == body["access_token"]
+    assert response.cookies[REFRESH] == body["refresh_token"]
+    assert response.headers["x-csrf-token"] == response.cookies[CSRF]
+
+
+async def test_a_login_started_by_another_site_sets_no_cookies(app: FastAPI, user_id: str) -> None:
+    async with browser_for(app) as http:
+        response = await http.post(
+            "/auth/login",
+            data={"username": "alice@example.com", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": "cross-site"},
+        )
+        assert response.status_code == 200
+        assert "set-cookie" not in response.headers
+        assert len(http.cookies.jar) == 0
+        same_site = await http.post(
+            "/auth/login",
+            data={"username": "alice@example.com", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": "same-origin"},
+        )
+        assert set(set_cookies(same_site)) == {ACCESS, REFRESH, CSRF}
+
+
+async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_id: str) -> None:
+    # Behind a proxy that serves the app under /api, the browser sees /api/auth/refresh.
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="https://test/api") as http:
+        response = await login(http)
+        assert "path=/api/auth/refresh" in set_cookies(response)[REFRESH]
+        assert (await http.post("/auth/refresh", headers=csrf(http))).status_code == 200
+
+
+async def test_safe_requests_need_only_the_cookie(browser: httpx.AsyncClient, user_id: str) -> None:
+    response = await browser.get("/protected")
+    assert response.status_code == 200
+    assert response.json() == {"user_id": user_id}
+    assert (await browser.get("/users/me")).status_code == 200
+
+
+async def test_the_refresh_cookie_is_sent_to_the_refresh_path_only(
+    browser: httpx.AsyncClient,
+) -> None:
+    paths = {cookie.name: cookie.path for cookie in browser.cookies.jar}
+    assert paths == {ACCESS: "/", REFRESH: "/auth/refresh", CSRF: "/"}
+
+
+@pytest.mark.parametrize("method", UNSAFE_METHODS)
+async def test_unsafe_requests_need_the_csrf_header(
+    browser: httpx.AsyncClient, method: str, user_id: str
+) -> None:
+    refused = await browser.request(method, "/things")
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Missing or invalid CSRF token"}
+    assert "www-authenticate" not in refused.headers
+    wrong = await browser.request(method, "/things", headers={"X-CSRF-Token": "x" * 43})
+    assert wrong.status_code == 403
+    accepted = await browser.request(method, "/things", headers=csrf(browser))
+    assert accepted.status_code == 200
+    assert accepted.json() == {"user_id": user_id}
+
+
+async def test_the_csrf_token_is_bound_to_its_session(
+    app: FastAPI, browser: httpx.AsyncClient
+) -> None:
+    async with browser_for(app) as other:
+        await login(other)
+        assert csrf(other) != csrf(browser)
+        assert (await browser.post("/things", headers=csrf(other))).status_code == 403
+
+
+async def test_two_csrf_headers_are_refused(browser: httpx.AsyncClient) -> None:
+    token = browser.cookies[CSRF]
+    headers = [("X-CSRF-Token", token), ("X-CSRF-Token", token)]
+    assert (await browser.post("/things", headers=headers)).status_code == 403
+
+
+async def test_an_authorization_header_wins_over_the_cookie(
+    browser: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    # A bad header is not rescued by the good cookie...
+    response = await browser.get("/protected", headers=bearer("not.a.token"))
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    # ...and a good header needs no CSRF token, even with the cookies present: a browser
+    # never adds an Authorization header by itself, so another site cannot forge one.
+    assert (
+        await browser.post("/things", headers=bearer(tokens["access_token"]))
+    ).status_code == 200
+
+
+async def test_a_cookie_named_twice_is_refused(
+    app: FastAPI, browser: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    async with browser_for(app) as http:
+        cookie = f"{ACCESS}={tokens['access_token']}; {ACCESS}={tokens['access_token']}"
+        response = await http.get("/protected", headers={"Cookie": cookie})
+    assert response.status_code == 401
+
+
+async def test_a_bad_cookie_is_a_401_not_a_500(app: FastAPI, user_id: str) -> None:
+    async with browser_for(app) as http:
+        for value in (b"garbage", b"a.b.c", "\u00e9t\u00e9".encode("latin-1")):
+            response = await http.get(
+                "/protected", headers={"Cookie": ACCESS.encode() + b"=" + value}
+            )
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        no_cookie = await http.get("/protected", headers={"Cookie": f"{ACCESS}="})
+        assert no_cookie.headers["www-authenticate"] == "Bearer"
+
+
+async def test_refresh_by_cookie_needs_the_csrf_header(browser: httpx.AsyncClient) -> None:
+    before = dict(browser.cookies)
+    refused = await browser.post("/auth/refresh")
+    assert refused.status_code == 403
+    response = await browser.post("/auth/refresh", headers=csrf(browser))
+    assert response.status_code == 200
+    assert browser.cookies[ACCESS] == response.json()["access_token"] != before[ACCESS]
+    assert browser.cookies[REFRESH] == response.json()["refresh_token"] != before[REFRESH]
+    # Same session, same CSRF token: the page need not learn a new one.
+    assert browser.cookies[CSRF] == before[CSRF]
+    assert (await browser.post("/things", headers=csrf(browser))).status_code == 200
+
+
+async def test_refresh_without_a_body_or_cookie_is_a_401(app: FastAPI) -> None:
+    async with browser_for(app) as http:
+        response = await http.post("/auth/refresh")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_refresh_token_in_the_body_wins_and_needs_no_csrf(
+    browser: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    response = await browser.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 200
+    # The body's session (from the `tokens` login), not the cookie's, was refreshed.
+    assert browser.cookies[ACCESS] == response.json()["access_token"]
+
+
+async def test_a_replayed_refresh_cookie_ends_the_session(browser: httpx.AsyncClient) -> None:
+    spent = browser.cookies[REFRESH]
+    headers = csrf(browser)
+    assert (await browser.post("/auth/refresh", headers=headers)).status_code == 200
+    replay = await browser.post("/auth/refresh", headers=headers | {"Cookie": f"{REFRESH}={spent}"})
+    assert replay.status_code == 401
+    # Reuse detection works through cookies too: the legitimate successor is dead as well.
+    assert (await browser.post("/auth/refresh", headers=headers)).status_code == 401
+    assert (await browser.get("/protected")).status_code == 401
+
+
+async def test_logout_needs_csrf_and_expires_the_cookies(browser: httpx.AsyncClient) -> None:
+    access = browser.cookies[ACCESS]
+    assert (await browser.post("/auth/logout")).status_code == 403
+    response = await browser.post("/auth/logout", headers=csrf(browser))
+    assert response.status_code == 204
+    expired = set_cookies(response)
+    assert set(expired) == {ACCESS, REFRESH, CSRF}
+    assert all("max-age=0" in attributes for attributes in expired.values())
+    assert "path=/auth/refresh" in expired[REFRESH]
+    assert len(browser.cookies.jar) == 0
+    # The session is over server-side too, not just forgotten by this browser.
+    replay = await browser.get("/protected", headers={"Cookie": f"{ACCESS}={access}"})
+    assert replay.status_code == 401
+
+
+async def test_header_clients_are_unaffected(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    headers = bearer(tokens["access_token"])
+    assert (await client.get("/protected", headers=headers)).status_code == 200
+    assert (await client.post("/auth/logout", headers=headers)).status_code == 204
+
+
+def test_cookie_auth_needs_a_secret_key_even_with_a_key_pair(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match="SECRET_KEY is required for cookie authentication"):
+        load_settings(
+            _env_file=None, jwt_algorithm="EdDSA", private_key_path=tmp_path / "private.pem"
+        )
