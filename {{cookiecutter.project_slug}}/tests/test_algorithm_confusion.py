@@ -16,6 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 from jwt.algorithms import get_default_algorithms
 
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.main import create_app
+
 from conftest import (
     ASYMMETRIC_ALGORITHMS,
     SECRET_KEY,
@@ -26,8 +29,6 @@ from conftest import (
     make_settings,
     sign,
 )
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.main import create_app
 
 
 @pytest.fixture(params=ASYMMETRIC_ALGORITHMS)

@@ -15,6 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from {{ cookiecutter.package_name }}.cli import app as cli
+from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security.keys import load_private_key, previous_keys_dir
+
 from conftest import (
     ASYMMETRIC_ALGORITHMS,
     PASSWORD,
@@ -25,10 +30,6 @@ from conftest import (
     login,
     make_settings,
 )
-from {{ cookiecutter.package_name }}.cli import app as cli
-from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings
-from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.security.keys import load_private_key, previous_keys_dir
 
 runner = CliRunner()
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}

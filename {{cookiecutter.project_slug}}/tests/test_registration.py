@@ -4,11 +4,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.password_policy import common_passwords
 from {{ cookiecutter.package_name }}.users import repository as users
+
+from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
 
 MAX_FAILURES = 3
 GOOD_PASSWORD = "plum-orbit-kettle-42"
