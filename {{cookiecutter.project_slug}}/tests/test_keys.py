@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.security.keys import load_private_key, prev
 from conftest import (
     ASYMMETRIC_ALGORITHMS,
     PASSWORD,
+    SECRET_KEY,
     add_user,
     bearer,
     client_for,
@@ -71,6 +72,8 @@ def cli_env(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JWT_ALGORITHM", algorithm)
     monkeypatch.setenv("PRIVATE_KEY_PATH", str(key_path))
+    # Not a JWT key here, but other settings may need one (CSRF tokens with cookie auth).
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -206,7 +209,6 @@ def test_rotation_needs_a_key_to_rotate() -> None:
 @pytest.mark.parametrize("algorithm", ["EdDSA"])
 def test_the_key_commands_refuse_hs256(monkeypatch: pytest.MonkeyPatch, key_path: Path) -> None:
     monkeypatch.setenv("JWT_ALGORITHM", "HS256")
-    monkeypatch.setenv("SECRET_KEY", "a-fresh-random-secret-for-this-test-0123456789")
     for command in ("generate", "rotate"):
         code, output = _keys(command)
         assert code == 1
