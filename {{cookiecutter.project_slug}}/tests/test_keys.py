@@ -139,13 +139,15 @@ def test_a_weak_rsa_key_stops_the_app(database_url: str, tmp_path: Path) -> None
         create_app(settings)
 
 
-@pytest.mark.parametrize("content", [None, b"not a key", b"-----BEGIN PRIVATE KEY-----\n-----END"])
+@pytest.mark.parametrize("content", ["missing", "garbage", "public key"])
 def test_a_missing_or_unreadable_key_stops_the_app(
-    database_url: str, algorithm: str, key_path: Path, content: bytes | None
+    database_url: str, algorithm: str, key_path: Path, content: str
 ) -> None:
-    if content is not None:
+    if content != "missing":
         key_path.parent.mkdir()
-        key_path.write_bytes(content)
+        # The public key is the classic mix-up: it is a PEM file, but cannot sign.
+        public = _public_pem(key_file(algorithm))
+        key_path.write_bytes(public if content == "public key" else b"not a key")
     settings = make_settings(database_url, jwt_algorithm=algorithm, private_key_path=key_path)
     with pytest.raises(SettingsError, match="PRIVATE_KEY_PATH"):
         create_app(settings)
