@@ -26,6 +26,12 @@ SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 # Files that exist for one option value only, removed unless the answer equals that value.
 # Paths are relative to the project root; {package} is the package name.
 OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
+    ("database", "postgresql"): ("tests/postgres_db.py",),
+    # Redis holds the sessions itself: no auth_sessions table, model or database store.
+    ("token_store", "database"): (
+        "src/{package}/security/database_store.py",
+        "src/{package}/auth/models.py",
+    ),
     ("token_store", "redis"): (
         "src/{package}/security/redis_store.py",
         "tests/test_redis_store.py",
@@ -70,6 +76,7 @@ def read_answers() -> dict[str, object]:
         "project_slug": json.loads(r""" {{ cookiecutter.project_slug | tojson }} """),
         "package_name": json.loads(r""" {{ cookiecutter.package_name | tojson }} """),
         "jwt_algorithm": json.loads(r""" {{ cookiecutter.jwt_algorithm | tojson }} """),
+        "database": json.loads(r""" {{ cookiecutter.database | tojson }} """),
         "token_store": json.loads(r""" {{ cookiecutter.token_store | tojson }} """),
         "use_middleware": json.loads(r""" {{ cookiecutter.use_middleware | tojson }} """),
         "cookie_auth": json.loads(r""" {{ cookiecutter.cookie_auth | tojson }} """),

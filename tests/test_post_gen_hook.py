@@ -138,11 +138,13 @@ def make_files(root: Path, paths: list[str]) -> None:
         (root / path).touch()
 
 
-def option_files(post_gen_hook: ModuleType) -> list[str]:
-    """Every file the manifest names, for the package `my_service`."""
+def option_files(post_gen_hook: ModuleType, answers: dict[str, object] | None = None) -> list[str]:
+    """The files the manifest names for the package `my_service`: all of them, or with
+    `answers` only those of the values chosen there."""
     return [
         path.format(package="my_service")
-        for paths in post_gen_hook.OPTION_FILES.values()
+        for (field, value), paths in post_gen_hook.OPTION_FILES.items()
+        if answers is None or answers[field] == value
         for path in paths
     ]
 
@@ -150,23 +152,25 @@ def option_files(post_gen_hook: ModuleType) -> list[str]:
 def test_unchosen_options_leave_no_files_or_empty_directories(
     post_gen_hook: ModuleType, project: Path, default_answers: dict[str, object]
 ) -> None:
-    kept = ["src/my_service/auth/router.py", "tests/test_auth.py"]
-    make_files(project, kept + option_files(post_gen_hook))
     answers = default_answers | {"package_name": "my_service"}
+    kept = ["src/my_service/auth/router.py", "tests/test_auth.py"]
+    kept += option_files(post_gen_hook, answers)
+    make_files(project, kept + option_files(post_gen_hook))
     post_gen_hook.remove_files(post_gen_hook.disabled_option_files(answers))
     remaining = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
-    assert remaining == sorted(kept)
-    # security/ held only option files, so it goes; auth/ still has the router.
-    assert not (project / "src/my_service/security").exists()
+    assert remaining == sorted(set(kept))
+    # Directories the removals emptied (tests/ of middleware-only files, say) are gone too.
+    assert all(any(d.iterdir()) for d in project.rglob("*") if d.is_dir())
     assert (project / "src/my_service/auth").is_dir()
 
 
 def test_chosen_options_keep_their_files(
     post_gen_hook: ModuleType, default_answers: dict[str, object]
 ) -> None:
-    enabled = {field: value for field, value in post_gen_hook.OPTION_FILES}
-    answers = default_answers | enabled | {"package_name": "my_service"}
-    assert post_gen_hook.disabled_option_files(answers) == []
+    for (field, value), paths in post_gen_hook.OPTION_FILES.items():
+        answers = default_answers | {field: value, "package_name": "my_service"}
+        disabled = post_gen_hook.disabled_option_files(answers)
+        assert not {Path(path.format(package="my_service")) for path in paths} & set(disabled)
 
 
 def test_option_files_not_written_yet_are_tolerated(

@@ -8,20 +8,34 @@ are searched for the tokens issued during the test and for every known password.
 """
 
 import logging
+{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
+import os
+{%- endif %}
 import secrets
+{%- if cookiecutter.database == "sqlite" %}
 import shutil
+{%- endif %}
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, NoReturn{% endif %}
 
 import httpx
 import jwt
 import pytest
+{%- if cookiecutter.token_store == "redis" %}
+import redis
+{%- endif %}
 from fastapi import FastAPI
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.exc import SQLAlchemyError
+{%- endif %}
 
+{% if cookiecutter.database == "postgresql" -%}
+import postgres_db
+{% endif -%}
 from {{ cookiecutter.package_name }}.cli import alembic_config
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
@@ -64,6 +78,21 @@ KNOWN_SECRETS: set[str] = {SECRET_KEY, PASSWORD}
 # The test's own HTTP client logs request URLs; those are not the service's logs, and attack
 # tests deliberately put tokens in URLs.
 _CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
+{%- if cookiecutter.token_store == "redis" %}
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# One prefix per run (per xdist worker): runs sharing a Redis never see each other's keys.
+REDIS_KEY_PREFIX = f"{{ cookiecutter.package_name }}-test-{secrets.token_hex(4)}:"
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
+
+
+def require_service(problem: str) -> NoReturn:
+    """Skip a test whose server is not running; with REQUIRE_SERVICES=1 (CI), fail it instead,
+    so that a missing server can never turn a red run into a green one."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{problem} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(problem)
+{%- endif %}
 
 
 def find_leaks(records: Iterable[logging.LogRecord], secrets_: Iterable[str]) -> list[str]:
@@ -106,6 +135,37 @@ def _no_secrets_in_logs(
     assert not leaks, f"secrets in log records: {leaks}"
 
 
+{% if cookiecutter.database == "postgresql" -%}
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The test server's URL, once it has answered."""
+    server = postgres_db.server_url()
+    try:
+        postgres_db.check(server)
+    except (OSError, SQLAlchemyError) as exc:
+        require_service(
+            f"PostgreSQL is not reachable at {postgres_db.display(server)} "
+            f"(set TEST_DATABASE_URL): {type(exc).__name__}"
+        )
+    return server
+
+
+@pytest.fixture(scope="session")
+def migrated_db(postgres_server: str) -> Iterator[str]:
+    """A database created and migrated once per run (per xdist worker), dropped at the end."""
+    from alembic import command
+
+    with postgres_db.temporary_database(postgres_server) as database:
+        command.upgrade(alembic_config(database), "head")
+        yield database
+
+
+@pytest.fixture
+def empty_database_url(postgres_server: str) -> Iterator[str]:
+    """A database without tables, as before `migrate`."""
+    with postgres_db.temporary_database(postgres_server) as database:
+        yield database
+{%- else -%}
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file migrated once; each test gets a copy, which is far faster."""
@@ -114,6 +174,13 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
     return path
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> str:
+    """A database without tables, as before `migrate`."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+{%- endif %}
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -125,7 +192,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
-        "revocation_poll_seconds": 0.05,
+        "revocation_poll_seconds": {% if cookiecutter.token_store == "redis" %}0.5{% else %}0.05{% endif %},
+{%- if cookiecutter.token_store == "redis" %}
+        "redis_url": REDIS_URL,
+        "redis_key_prefix": REDIS_KEY_PREFIX,
+{%- endif %}
     }
     values.update(overrides)
     if values["jwt_algorithm"] != "HS256":
@@ -133,12 +204,48 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
+{% if cookiecutter.database == "postgresql" -%}
+@pytest.fixture
+def database_url(migrated_db: str) -> str:
+    """The run's database, emptied: far cheaper than a new database per test."""
+    postgres_db.empty_tables(migrated_db)
+    return migrated_db
+{% else -%}
 @pytest.fixture
 def database_url(tmp_path: Path, migrated_db: Path) -> str:
     path = tmp_path / "test.db"
     shutil.copyfile(migrated_db, path)
     return f"sqlite+aiosqlite:///{path}"
+{% endif -%}
+{% if cookiecutter.token_store == "redis" %}
 
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[redis.Redis]:
+    """A client of the test Redis; the run's keys are deleted at the end."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require_service(
+            f"Redis is not reachable at {REDIS_URL} (set TEST_REDIS_URL): {type(exc).__name__}"
+        )
+    yield client
+    delete_redis_keys(client)
+    client.close()
+
+
+def delete_redis_keys(client: redis.Redis) -> None:
+    keys = list(client.scan_iter(match=f"{REDIS_KEY_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis(request: pytest.FixtureRequest) -> None:
+    """A test that builds an app (they all take `database_url`) starts with an empty Redis."""
+    if "database_url" in request.fixturenames:
+        delete_redis_keys(request.getfixturevalue("redis_client"))
+{% endif %}
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:

@@ -12,11 +12,15 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+{%- if cookiecutter.token_store == "database" %}
 from sqlalchemy import update
+{%- endif %}
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.auth.client_address import resolve_client_address
+{%- if cookiecutter.token_store == "database" %}
 from {{ cookiecutter.package_name }}.auth.models import AuthSession
+{%- endif %}
 from {{ cookiecutter.package_name }}.cli import app as cli_app
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
@@ -24,6 +28,10 @@ from {{ cookiecutter.package_name }}.main import create_app
 from conftest import (
     KNOWN_SECRETS,
     PASSWORD,
+{%- if cookiecutter.token_store == "redis" %}
+    REDIS_KEY_PREFIX,
+    REDIS_URL,
+{%- endif %}
     SECRET_KEY,
     add_user,
     bearer,
@@ -94,6 +102,10 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "1024",
         "ARGON2_PARALLELISM": "1",
+{%- if cookiecutter.token_store == "redis" %}
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+{%- endif %}
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -261,6 +273,7 @@ async def test_a_session_past_its_absolute_end_cannot_refresh(
     with _clock_set_back(2 * DAY + 60):
         old = (await login(client)).json()
     assert (await _refresh(client, old["refresh_token"])).status_code == 401
+{%- if cookiecutter.token_store == "database" %}
 
 
 async def test_the_store_enforces_the_absolute_end_too(
@@ -270,6 +283,7 @@ async def test_the_store_enforces_the_absolute_end_too(
         await db.execute(update(AuthSession).values(expires_at=int(time.time()) - 1))
         await db.commit()
     assert (await _refresh(client, tokens["refresh_token"])).status_code == 401
+{%- endif %}
 
 
 def _resign(app: FastAPI, token: str, **changes: object) -> str:

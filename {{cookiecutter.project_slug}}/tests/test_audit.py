@@ -140,7 +140,7 @@ async def test_sql_statement_logs_never_show_parameters(
         for record in caplog.records
         if record.name.startswith("sqlalchemy.engine") and record.levelno >= logging.INFO
     ]
-    assert any("INSERT INTO auth_sessions" in r.getMessage() for r in statements)
+    assert any("{% if cookiecutter.token_store == "database" %}INSERT INTO auth_sessions{% else %}FROM users{% endif %}" in r.getMessage() for r in statements)
     async with app.state.sessionmaker() as db:
         user = await users.get_by_id(db, user_id)
     assert user is not None

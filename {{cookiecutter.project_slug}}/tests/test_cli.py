@@ -16,11 +16,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
     monkeypatch.setenv("JWT_ALGORITHM", "HS256")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("ARGON2_TIME_COST", "1")
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("ARGON2_PARALLELISM", "1")

@@ -74,9 +74,20 @@ class Settings(BaseSettings):
     refresh_idle_hours: int | None = Field(default=None, ge=1, le=365 * 24)
 
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db{% endif %}"
+{%- if cookiecutter.token_store == "redis" %}
+    # Revocations are pushed to every worker at once; this is how often a worker proves its
+    # subscription alive. After two silent intervals it answers 503 instead of trusting tokens.
+{%- else %}
     # How often each worker pulls revocations made by other workers: the upper bound on how
     # long a logged-out access token can still be accepted by another process.
+{%- endif %}
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+{%- if cookiecutter.token_store == "redis" %}
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
+    # Starts every key and the revocation channel, so several services can share one Redis.
+    redis_key_prefix: str = Field(default="{{ cookiecutter.package_name }}:", min_length=1)
+{%- endif %}
 {%- if cookiecutter.use_middleware %}
 
     # Paths AuthMiddleware lets through without a token. Matched exactly: no prefixes, no

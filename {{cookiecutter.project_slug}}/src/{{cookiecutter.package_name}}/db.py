@@ -1,11 +1,15 @@
 """The async database engine, the ORM base class and the session dependency."""
 
+{% if cookiecutter.database == "sqlite" -%}
 import logging
+{% endif -%}
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated{% if cookiecutter.database == "sqlite" %}, Any{% endif %}
 
 from fastapi import Depends, Request
+{%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy import event
+{%- endif %}
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,6 +33,7 @@ def async_database_url(url: str) -> str:
     """Map a plain URL (`postgresql://`, `sqlite://`) to its async driver's form."""
     scheme, sep, rest = url.partition("://")
     return f"{_ASYNC_DRIVERS.get(scheme, scheme)}{sep}{rest}"
+{%- if cookiecutter.database == "sqlite" %}
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -55,6 +60,15 @@ def create_engine(url: str) -> AsyncEngine:
         # hide_parameters cannot reach: keep them off even when the root logger is at DEBUG.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return engine
+{%- else %}
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; pre-ping swaps out connections the server dropped (a restart)."""
+    # Bound parameters (password hashes, ids) never reach SQL logs or exception messages,
+    # even with echo on or the `sqlalchemy.engine` logger at INFO.
+    return create_async_engine(async_database_url(url), pool_pre_ping=True, hide_parameters=True)
+{%- endif %}
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

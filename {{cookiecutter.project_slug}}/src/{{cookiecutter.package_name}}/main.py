@@ -11,7 +11,12 @@ from functools import cache
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+{%- if cookiecutter.token_store == "redis" %}
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+{%- else %}
 from limits.aio.storage import MemoryStorage
+{%- endif %}
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
@@ -38,13 +43,19 @@ from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .docs import install_docs
 from .logs import configure_logging
+{%- if cookiecutter.token_store == "database" %}
 from .security.database_store import DatabaseTokenStore
+{%- endif %}
 from .security.keys import load_keys
 {%- if cookiecutter.allow_registration %}
 from .security.password_policy import PasswordPolicy
 {%- endif %}
 from .security.passwords import PasswordHasher
+{%- if cookiecutter.token_store == "redis" %}
+from .security.redis_store import RedisTokenStore, SyncedRevokedSessions
+{%- else %}
 from .security.revocation import RevokedSessions
+{%- endif %}
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
 from .users.router import router as users_router
@@ -59,6 +70,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
+{%- if cookiecutter.token_store == "redis" %}
+    # Fail closed: a worker that cannot prove it has seen every revocation answers 503.
+    revoked = SyncedRevokedSessions(stale_after=2 * settings.revocation_poll_seconds)
+    store = RedisTokenStore(
+        settings.redis_url,
+        revoked,
+        key_prefix=settings.redis_key_prefix,
+        access_ttl=settings.access_token_seconds,
+        poll_seconds=settings.revocation_poll_seconds,
+    )
+    throttle_storage = store.throttle_storage
+{%- else %}
     revoked = RevokedSessions()
     store = DatabaseTokenStore(
         sessionmaker,
@@ -66,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_ttl=settings.access_token_seconds,
         poll_seconds=settings.revocation_poll_seconds,
     )
+    throttle_storage = MemoryStorage()
+{%- endif %}
     tokens = TokenService(
         keys,
         revoked,
@@ -82,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parallelism=settings.argon2_parallelism,
     )
     throttle = LoginThrottle(
-        MemoryStorage(),
+        throttle_storage,
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
@@ -161,6 +186,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Say "try again" without leaking the driver's message (hosts, SQL) to the client.
         logger.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "Service temporarily unavailable"}, status_code=503)
+{%- if cookiecutter.token_store == "redis" %}
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def token_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # Fail closed: without Redis no login, refresh or logout can be recorded, and "try
+        # again shortly" is the honest answer, never a 500 (stale revocations: redis_store.py).
+        logger.error("token store unavailable: %s", type(exc).__name__)
+        return JSONResponse(
+            {"detail": "Service temporarily unavailable"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+{%- endif %}
 
     return app
 

@@ -1,4 +1,4 @@
-"""Initial tables: users and auth_sessions.
+"""Initial tables: users{% if cookiecutter.token_store == "database" %} and auth_sessions{% endif %}.
 
 Revision ID: 0001
 Revises:
@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username_key"),
     )
+{%- if cookiecutter.token_store == "database" %}
     op.create_table(
         "auth_sessions",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -41,10 +42,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_auth_sessions_user_id", "auth_sessions", ["user_id"])
     op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"])
+{%- endif %}
 
 
 def downgrade() -> None:
+{%- if cookiecutter.token_store == "database" %}
     op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
     op.drop_index("ix_auth_sessions_user_id", table_name="auth_sessions")
     op.drop_table("auth_sessions")
+{%- endif %}
     op.drop_table("users")
