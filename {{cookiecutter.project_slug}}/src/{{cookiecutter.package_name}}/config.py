@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     jwt_algorithm: JwtAlgorithm = "{{ cookiecutter.jwt_algorithm }}"
     private_key_path: Path | None = None
+    # Optional: the public key is derived from the private one; when given, it must match.
+    public_key_path: Path | None = None
     jwt_issuer: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     jwt_audience: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     # Clock skew tolerated on exp/iat, kept small and explicit (RFC 8725 section 3.10).
@@ -128,6 +130,12 @@ class Settings(BaseSettings):
     # Empty: the socket peer is the client and X-Forwarded-For is ignored, since anyone can send it.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     log_format: Literal["text", "json"] = "text"
+{%- if cookiecutter.allow_registration %}
+
+    # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
+    # 8; longer is better when there is no second factor.
+    password_min_length: int = Field(default=12, ge=8, le=128)
+{%- endif %}
 
     # Argon2id cost: OWASP's Password Storage Cheat Sheet's m=19 MiB, t=2, p=1. One lane per
     # hash keeps a login on one core, so a burst of logins cannot take every core from the
