@@ -4,6 +4,7 @@
     python3 tasks.py demo    render the default project into demo/ and start its server
     python3 tasks.py test    run the template's whole test suite (what CI runs)
     python3 tasks.py lint    ruff on the template's own Python
+    python3 tasks.py bench   the benchmark (bench/run.py; `bench --quick` for a smoke run)
 
 Both create `.venv` here on first use and install the template's test dependencies into it.
 Standard library only: this runs before anything else is installed.
@@ -79,7 +80,7 @@ def test(pytest_args: list[str]) -> None:
 
 def lint() -> None:
     """Ruff on the template's own Python; the bake tests lint the rendered project."""
-    paths = ("hooks", "tests", "tasks.py")
+    paths = ("hooks", "tests", "bench", "tasks.py")
     run(PYTHON, "-m", "ruff", "check", *paths)
     run(PYTHON, "-m", "ruff", "format", "--check", *paths)
 
@@ -94,12 +95,16 @@ def main() -> int:
     test_parser = commands.add_parser("test", help="run the template's test suite")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
     commands.add_parser("lint", help="lint the template's own Python")
+    bench_parser = commands.add_parser("bench", help="run the benchmark (bench/run.py)")
+    bench_parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to run.py")
     args = parser.parse_args()
     ensure_venv()
     if args.command == "demo":
         demo(args.port)
     elif args.command == "lint":
         lint()
+    elif args.command == "bench":
+        run(PYTHON, ROOT / "bench" / "run.py", *args.bench_args)
     else:
         test(args.pytest_args)
     return 0

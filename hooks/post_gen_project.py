@@ -51,6 +51,7 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
         "src/{package}/auth/registration.py",
         "tests/test_registration.py",
         "src/{package}/security/common_passwords.txt",
+        "src/{package}/security/password_policy.py",
     ),
 }
 

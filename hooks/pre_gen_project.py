@@ -13,14 +13,7 @@ from collections.abc import Mapping
 
 # Option values whose files have not landed in the template yet: baking one would produce a
 # project that silently lacks the feature. Delete an entry when its option is implemented.
-NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset(
-    {
-        ("jwt_algorithm", "EdDSA"),
-        ("jwt_algorithm", "ES256"),
-        ("jwt_algorithm", "RS256"),
-        ("allow_registration", True),
-    }
-)
+NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset()
 
 # Must match the lists in cookiecutter.json (a template test checks). Cookiecutter enforces
 # them for prompts and --no-input, but not for a hand-edited replay file.

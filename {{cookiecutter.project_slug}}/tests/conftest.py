@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database per test, the app, an HTTP client and a user.
 
+Tests run with the project's configured JWT algorithm; key files are made once per session,
+by the same code as `keys generate`.
+
 Every test also runs under `_no_secrets_in_logs`: all log records of every logger, at DEBUG,
 are searched for the tokens issued during the test and for every known password.
 """
@@ -12,13 +15,15 @@ import secrets
 {%- if cookiecutter.database == "sqlite" %}
 import shutil
 {%- endif %}
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
-{%- if cookiecutter.database == "sqlite" %}
+from functools import cache
 from pathlib import Path
-{%- endif %}
 from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, NoReturn{% endif %}
 
 import httpx
+import jwt
 import pytest
 {%- if cookiecutter.token_store == "redis" %}
 import redis
@@ -34,11 +39,39 @@ import postgres_db
 from {{ cookiecutter.package_name }}.cli import alembic_config
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security import key_files
+from {{ cookiecutter.package_name }}.security.keys import Key, hmac_key, load_private_key
 from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens, TokenService
 from {{ cookiecutter.package_name }}.users import repository as users
 
 SECRET_KEY = secrets.token_urlsafe(48)
 PASSWORD = "correct horse battery staple"
+ALGORITHM: str = Settings.model_fields["jwt_algorithm"].default
+ASYMMETRIC_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+
+_key_directory: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_key_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _key_directory.append(tmp_path_factory.mktemp("keys"))
+
+
+@cache
+def key_file(algorithm: str, name: str = "app") -> Path:
+    """A private key file for `algorithm`, made once per session (RSA keys take a while)."""
+    path = _key_directory[0] / algorithm / f"{name}.pem"
+    key_files.write_key_file(path, key_files.generate_private_key(algorithm))
+    return path
+
+
+def foreign_key(algorithm: str) -> Key:
+    """A key of the app's own type that the app has never seen: an attacker's key."""
+    if algorithm == "HS256":
+        return hmac_key(b"another-secret-that-is-long-enough-0123456789")
+    return load_private_key(key_file(algorithm, "foreign"), algorithm)
+
+
 # Secrets that must never be logged: the signing key and every password a test uses (the
 # helpers below add theirs; tests with their own passwords add them too).
 KNOWN_SECRETS: set[str] = {SECRET_KEY, PASSWORD}
@@ -154,7 +187,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     """Test settings: never read the developer's .env; cheap hashing; fast revocation sync."""
     values: dict[str, object] = {
         "secret_key": SECRET_KEY,
-        "jwt_algorithm": "HS256",
+        "jwt_algorithm": ALGORITHM,
         "database_url": database_url,
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
@@ -166,6 +199,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 {%- endif %}
     }
     values.update(overrides)
+    if values["jwt_algorithm"] != "HS256":
+        values.setdefault("private_key_path", key_file(str(values["jwt_algorithm"])))
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
@@ -264,3 +299,32 @@ async def tokens(client: httpx.AsyncClient, user_id: str) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def access_claims(user_id: str, **changes: object) -> dict[str, object]:
+    """Claims of a valid access token for `user_id`; a change to None drops that claim."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": "{{ cookiecutter.package_name }}",
+        "aud": "{{ cookiecutter.package_name }}",
+        "sub": user_id,
+        "sid": uuid.uuid4().hex,
+        "jti": uuid.uuid4().hex,
+        "type": "access",
+        "iat": now,
+        "exp": now + 300,
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def sign(
+    app: FastAPI, claims: dict[str, object], *, key: Key | None = None, **header: object
+) -> str:
+    """A token signed the way the app signs (its current key, algorithm and kid) unless the
+    test passes another key or header members; a header member set to None is left out."""
+    key = key or app.state.keys.current
+    headers = {
+        name: value for name, value in ({"kid": key.kid} | header).items() if value is not None
+    }
+    return jwt.encode(claims, key.signing_key, algorithm=key.algorithm, headers=headers)

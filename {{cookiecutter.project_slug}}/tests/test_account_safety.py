@@ -38,6 +38,7 @@ from conftest import (
     client_for,
     login,
     make_settings,
+    sign,
 )
 
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -285,11 +286,10 @@ async def test_the_store_enforces_the_absolute_end_too(
 {%- endif %}
 
 
-def _resign(token: str, **changes: object) -> str:
+def _resign(app: FastAPI, token: str, **changes: object) -> str:
     claims: dict[str, object] = {**_claims(token), **changes}
-    header = jwt.get_unverified_header(token)
     payload = {name: value for name, value in claims.items() if value is not None}
-    return jwt.encode(payload, SECRET_KEY, algorithm="HS256", headers={"kid": header["kid"]})
+    return sign(app, payload)
 
 
 @pytest.mark.parametrize(
@@ -298,14 +298,14 @@ def _resign(token: str, **changes: object) -> str:
     ids=["missing", "string", "bool", "after-iat", "session-already-over"],
 )
 async def test_a_refresh_token_with_a_doctored_auth_time_is_refused(
-    client: httpx.AsyncClient, tokens: dict[str, str], auth_time: object
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str], auth_time: object
 ) -> None:
     iat = _claims(tokens["refresh_token"])["iat"]
     value = {"future": iat + 60, "too-old": iat - 2 * DAY}.get(str(auth_time), auth_time)
-    forged = _resign(tokens["refresh_token"], auth_time=value)
+    forged = _resign(app, tokens["refresh_token"], auth_time=value)
     assert (await _refresh(client, forged)).status_code == 401
     # The same re-signing with the true auth_time works: only the doctored claim was refused.
-    assert (await _refresh(client, _resign(tokens["refresh_token"]))).status_code == 200
+    assert (await _refresh(client, _resign(app, tokens["refresh_token"]))).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -361,7 +361,7 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored() -> None:
 
 def test_trusted_proxies_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
-    settings = Settings(_env_file=None, secret_key=SECRET_KEY)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, secret_key=SECRET_KEY, jwt_algorithm="HS256")  # type: ignore[call-arg]
     assert [str(net) for net in settings.trusted_proxies] == [
         "127.0.0.1/32",
         "10.0.0.0/8",
@@ -369,7 +369,7 @@ def test_trusted_proxies_are_read_from_the_environment(monkeypatch: pytest.Monke
     ]
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")
     with pytest.raises(SettingsError, match=r"TRUSTED_PROXIES 'proxy\.local'"):
-        load_settings(_env_file=None, secret_key=SECRET_KEY)
+        load_settings(_env_file=None, secret_key=SECRET_KEY, jwt_algorithm="HS256")
 
 
 class TestPerAddressThrottle:

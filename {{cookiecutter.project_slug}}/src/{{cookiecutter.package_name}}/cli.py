@@ -1,5 +1,5 @@
 """Command line: `python -m {{ cookiecutter.package_name }} migrate | create-user | set-password |
-deactivate-user | serve`.
+deactivate-user | serve | keys`.
 
 Commands print one clear line and exit non-zero on bad input; no tracebacks for mistakes a
 user can make.
@@ -20,15 +20,22 @@ from .auth.accounts import AccountService, UnknownUserError
 from .config import Settings, SettingsError, get_settings
 from .db import async_database_url, create_engine, create_sessionmaker
 from .main import create_app
+from .security import key_files
+from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
 
 app = typer.Typer(
-    help="Manage the service: database, users, server.",
+    help="Manage the service: database, users, server, keys.",
     no_args_is_help=True,
     # A traceback that prints local variables could print a password or key.
     pretty_exceptions_show_locals=False,
 )
+keys_app = typer.Typer(
+    help="Manage the EdDSA, ES256 or RS256 signing key (HS256 signs with SECRET_KEY).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Audit events from the command line carry this instead of a network address.
@@ -181,6 +188,59 @@ def serve(
         # and none when that is empty, so that a forged header cannot pick the throttling key.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
+    )
+
+
+def _private_key_path(settings: Settings) -> Path:
+    if settings.jwt_algorithm == "HS256" or settings.private_key_path is None:
+        _fail(
+            "JWT_ALGORITHM is HS256, which signs with SECRET_KEY and has no key file; "
+            "set JWT_ALGORITHM to EdDSA, ES256 or RS256 and PRIVATE_KEY_PATH first"
+        )
+    return settings.private_key_path
+
+
+@keys_app.command("generate")
+def keys_generate(
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing key: tokens it signed stop working."),
+    ] = False,
+) -> None:
+    """Write a new signing key to PRIVATE_KEY_PATH, readable by its owner only."""
+    settings = _settings()
+    path = _private_key_path(settings)
+    try:
+        pem = key_files.generate_private_key(settings.jwt_algorithm)
+        key_files.write_key_file(path, pem, overwrite=force)
+    except FileExistsError:
+        _fail(
+            f"PRIVATE_KEY_PATH {path} already exists; use `keys rotate` to replace it while "
+            "its tokens keep working, or --force to discard it"
+        )
+    kid = load_private_key(path, settings.jwt_algorithm).kid
+    typer.echo(f"Wrote a new {settings.jwt_algorithm} key to {path} (kid {kid}).")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key from now on; tokens signed with the old one work until they expire.
+
+    Restart the service afterwards: keys are read at start.
+    """
+    settings = _settings()
+    path = _private_key_path(settings)
+    # A retired key is needed as long as the longest-lived token it signed: a refresh token.
+    keep_seconds = settings.refresh_token_seconds + settings.jwt_leeway_seconds
+    try:
+        rotation = key_files.rotate(path, settings.jwt_algorithm, keep_seconds=keep_seconds)
+    except SettingsError as exc:
+        _fail(str(exc))
+    for pruned in rotation.pruned:
+        typer.echo(f"Deleted {pruned}: every token it signed has expired.")
+    typer.echo(
+        f"Retired kid {rotation.retired_kid} (verify-only until its tokens expire); "
+        f"now signing with kid {rotation.new_kid}. Restart the service to use it."
     )
 
 

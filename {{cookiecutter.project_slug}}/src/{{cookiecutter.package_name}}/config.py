@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     jwt_algorithm: JwtAlgorithm = "{{ cookiecutter.jwt_algorithm }}"
     private_key_path: Path | None = None
+    # Optional: the public key is derived from the private one; when given, it must match.
+    public_key_path: Path | None = None
     jwt_issuer: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     jwt_audience: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     # Clock skew tolerated on exp/iat, kept small and explicit (RFC 8725 section 3.10).
@@ -80,6 +82,10 @@ class Settings(BaseSettings):
     # long a logged-out access token can still be accepted by another process.
 {%- endif %}
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
+    # How long `CurrentUser` may serve a user from memory: the delay before a change made
+    # straight in the database, behind the app's back, shows. Changes made through the app
+    # (deactivate, set password) revoke the sessions, which is refused at once.
+    user_cache_seconds: float = Field(default=5, ge=0, le=60)
 {%- if cookiecutter.token_store == "redis" %}
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
@@ -124,12 +130,19 @@ class Settings(BaseSettings):
     # Empty: the socket peer is the client and X-Forwarded-For is ignored, since anyone can send it.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     log_format: Literal["text", "json"] = "text"
+{%- if cookiecutter.allow_registration %}
 
-    # Argon2id cost. The defaults follow RFC 9106's second recommended option; lower them only
-    # in tests, where speed matters and the hashes protect nothing.
-    argon2_time_cost: int = Field(default=3, ge=1, le=20)
-    argon2_memory_kib: int = Field(default=65536, ge=1024, le=1048576)
-    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
+    # 8; longer is better when there is no second factor.
+    password_min_length: int = Field(default=12, ge=8, le=128)
+{%- endif %}
+
+    # Argon2id cost: OWASP's Password Storage Cheat Sheet's m=19 MiB, t=2, p=1. One lane per
+    # hash keeps a login on one core, so a burst of logins cannot take every core from the
+    # event loop. Raise the memory first if your servers can afford it; lower only in tests.
+    argon2_time_cost: int = Field(default=2, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=19456, ge=1024, le=1048576)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
 
     @field_validator("secret_key")
     @classmethod

@@ -27,8 +27,13 @@ from .auth.cookies import CookieAuthenticator
 from .auth.authenticator import Authenticator
 {%- endif %}
 from .auth.dependencies import CurrentClaims
+from .auth.jwks import router as jwks_router
 {%- if cookiecutter.use_middleware %}
 from .auth.middleware import AuthMiddleware
+{%- endif %}
+{%- if cookiecutter.allow_registration %}
+from .auth.registration import Registration
+from .auth.registration import router as registration_router
 {%- endif %}
 from .auth.router import UNAUTHORIZED
 from .auth.router import router as auth_router
@@ -42,6 +47,9 @@ from .logs import configure_logging
 from .security.database_store import DatabaseTokenStore
 {%- endif %}
 from .security.keys import load_keys
+{%- if cookiecutter.allow_registration %}
+from .security.password_policy import PasswordPolicy
+{%- endif %}
 from .security.passwords import PasswordHasher
 {%- if cookiecutter.token_store == "redis" %}
 from .security.redis_store import RedisTokenStore, SyncedRevokedSessions
@@ -50,6 +58,7 @@ from .security.revocation import RevokedSessions
 {%- endif %}
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
+from .users.cache import UserCache
 from .users.router import router as users_router
 
 logger = logging.getLogger(__name__)
@@ -129,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.keys = keys
     app.state.passwords = passwords
+    app.state.user_cache = UserCache(ttl=settings.user_cache_seconds)
     app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
     app.state.accounts = AccountService(sessionmaker, passwords, store)
 {%- if cookiecutter.cookie_auth %}
@@ -142,6 +152,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     authenticator = Authenticator(tokens)
 {%- endif %}
     app.state.authenticator = authenticator
+{%- if cookiecutter.allow_registration %}
+    app.state.registration = Registration(
+        sessionmaker, passwords, throttle, PasswordPolicy(min_length=settings.password_min_length)
+    )
+{%- endif %}
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
 {%- if cookiecutter.use_middleware %}
@@ -149,8 +164,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
     )
 {%- endif %}
-    app.include_router(auth_router)
-    app.include_router(users_router)
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
@@ -162,6 +175,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """A protected route answered from the verified token alone, with no database
         round-trip: copy this pattern for routes that only need to know who is calling."""
         return {"user_id": claims.user_id}
+
+    # Routes match in order, and FastAPI walks an included router's routes one by one: the
+    # hot routes come first, the rarely hit /auth ones last.
+    app.include_router(users_router)
+    app.include_router(auth_router)
+{%- if cookiecutter.allow_registration %}
+    app.include_router(registration_router)
+{%- endif %}
+    app.include_router(jwks_router)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

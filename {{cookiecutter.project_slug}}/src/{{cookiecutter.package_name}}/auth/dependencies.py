@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from ..db import DbSession
 from ..security.tokens import Claims
 from ..users import repository as users
-from ..users.models import User
+from ..users.cache import UserCache, UserSnapshot
 from .authenticator import AuthenticationError, Authenticator, InvalidCredentialsError
 {%- if cookiecutter.use_middleware %}
 from .middleware import CLAIMS_STATE_KEY
@@ -57,12 +56,22 @@ bearer_auth = BearerAuth(tokenUrl="/auth/login")
 CurrentClaims = Annotated[Claims, Depends(bearer_auth)]
 
 
-async def get_current_user(claims: CurrentClaims, db: DbSession) -> User:
-    """The caller's user row; 401 if it was deleted or deactivated since the token was issued."""
-    user = await users.get_by_id(db, claims.user_id)
-    if user is None or not user.is_active:
-        raise unauthorized(token_sent=True)
-    return user
+async def get_current_user(request: Request, claims: CurrentClaims) -> UserSnapshot:
+    """The caller's user; 401 if it was deleted or deactivated since the token was issued.
+
+    Served from the per-process UserCache when it can be (users/cache.py says why that is
+    safe); only a miss opens a database session.
+    """
+    cache: UserCache = request.app.state.user_cache
+    snapshot = cache.get(claims.user_id)
+    if snapshot is None:
+        async with request.app.state.sessionmaker() as db:
+            user = await users.get_by_id(db, claims.user_id)
+        if user is None or not user.is_active:
+            raise unauthorized(token_sent=True)
+        snapshot = UserSnapshot.of(user)
+        cache.put(claims.user_id, snapshot)
+    return snapshot
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[UserSnapshot, Depends(get_current_user)]

@@ -24,7 +24,8 @@ MIN_RSA_BITS = 2048
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """One key: what signs (None for verify-only keys) and what verifies, under one algorithm."""
+    """One key: what signs (None for retired, verify-only keys) and what verifies, under one
+    algorithm."""
 
     kid: str
     algorithm: str
@@ -82,6 +83,40 @@ def _check_key_type(algorithm: str, private_key: Any) -> str | None:
     return None
 
 
+def previous_keys_dir(private_key_path: Path) -> Path:
+    """Where `keys rotate` keeps the public halves of retired signing keys."""
+    return private_key_path.parent / "previous"
+
+
+def _algorithm_of(public_key: Any) -> str | None:
+    """The one algorithm a public key is used with, or None for a key type we do not accept."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        return "ES256"
+    if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= MIN_RSA_BITS:
+        return "RS256"
+    return None
+
+
+def _asymmetric_key(algorithm: str, signing_key: Any, public_key: Any) -> Key:
+    full_jwk, members = _public_jwk(algorithm, public_key)
+    # Only the key members, plus what a verifier needs to pick and use it: PyJWT adds
+    # `key_ops`, which RFC 7517 section 4.3 says not to combine with `use`.
+    jwk = {name: full_jwk[name] for name in members}
+    kid = _thumbprint(jwk, members)
+    jwk |= {"kid": kid, "alg": algorithm, "use": "sig"}
+    return Key(kid, algorithm, signing_key, public_key, jwk)
+
+
+def _spki(public_key: Any) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 def load_private_key(path: Path, algorithm: str) -> Key:
     """Read a PEM private key and bind it to `algorithm`; SettingsError if it does not fit."""
     try:
@@ -98,11 +133,51 @@ def load_private_key(path: Path, algorithm: str) -> Key:
     problem = _check_key_type(algorithm, private_key)
     if problem:
         raise SettingsError(f"PRIVATE_KEY_PATH {path} {problem}")
-    public_key = private_key.public_key()
-    jwk, members = _public_jwk(algorithm, public_key)
-    kid = _thumbprint(jwk, members)
-    jwk |= {"kid": kid, "alg": algorithm, "use": "sig"}
-    return Key(kid, algorithm, private_key, public_key, jwk)
+    return _asymmetric_key(algorithm, private_key, private_key.public_key())
+
+
+def check_public_key(path: Path, key: Key) -> None:
+    """SettingsError unless the PEM public key at `path` is the public half of `key`.
+
+    A published public key that does not match the signing key would make every token fail
+    verification elsewhere, so a mismatch stops the app instead.
+    """
+    try:
+        public_key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise SettingsError(f"PUBLIC_KEY_PATH {path} does not exist") from None
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(
+            f"PUBLIC_KEY_PATH {path} is not a readable PEM public key: {exc}"
+        ) from None
+    if _spki(public_key) != _spki(key.verifying_key):
+        raise SettingsError(
+            f"PUBLIC_KEY_PATH {path} does not match the private key in PRIVATE_KEY_PATH"
+        )
+
+
+def verify_only_key(public_key: Any, source: str) -> Key:
+    """A retired key, verify-only, bound to the algorithm its type implies.
+
+    Binding by key type (not by today's JWT_ALGORITHM) lets `keys rotate` also switch
+    algorithms: tokens signed before the switch keep verifying under their own algorithm.
+    """
+    algorithm = _algorithm_of(public_key)
+    if algorithm is None:
+        raise SettingsError(
+            f"{source} is not an Ed25519, P-256 or RSA (at least {MIN_RSA_BITS} bits) key"
+        )
+    return _asymmetric_key(algorithm, None, public_key)
+
+
+def load_previous_key(path: Path) -> Key:
+    """A retired key kept by `keys rotate` in the previous-keys directory."""
+    source = f"{path} (a previous key of PRIVATE_KEY_PATH)"
+    try:
+        public_key = serialization.load_pem_public_key(path.read_bytes())
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{source} is not a readable PEM public key: {exc}") from None
+    return verify_only_key(public_key, source)
 
 
 def hmac_key(secret: bytes) -> Key:
@@ -112,11 +187,17 @@ def hmac_key(secret: bytes) -> Key:
 
 
 def load_keys(settings: Settings) -> KeySet:
-    """The key set the settings describe."""
+    """The key set the settings describe: the signing key, then every retired key still kept."""
     if settings.jwt_algorithm == "HS256":
         assert settings.secret_key is not None  # guaranteed by Settings validation
         current = hmac_key(settings.secret_key.get_secret_value().encode())
-    else:
-        assert settings.private_key_path is not None  # guaranteed by Settings validation
-        current = load_private_key(settings.private_key_path, settings.jwt_algorithm)
-    return KeySet(current=current, by_kid={current.kid: current})
+        return KeySet(current=current, by_kid={current.kid: current})
+    assert settings.private_key_path is not None  # guaranteed by Settings validation
+    current = load_private_key(settings.private_key_path, settings.jwt_algorithm)
+    if settings.public_key_path is not None:
+        check_public_key(settings.public_key_path, current)
+    previous_dir = previous_keys_dir(settings.private_key_path)
+    previous = [load_previous_key(path) for path in sorted(previous_dir.glob("*.pem"))]
+    # The current key wins a kid clash: it is the one that must also sign.
+    by_kid = {key.kid: key for key in previous} | {current.kid: current}
+    return KeySet(current=current, by_kid=by_kid)

@@ -28,9 +28,9 @@ class PasswordHasher:
         # Verified against when the user does not exist, so that an unknown username costs
         # as much time as a wrong password and response times do not reveal which it was.
         self._dummy_hash = self._hash.hash(secrets.token_urlsafe(32))
-        # At most one hash per core at a time: a burst of logins queues here instead of taking
-        # every thread of the shared pool (and gigabytes of memory) from other requests.
-        self._limiter = CapacityLimiter(os.cpu_count() or 1)
+        # Hashes run one per core but one, at most: a burst of logins queues here instead of
+        # taking every core (and the shared thread pool) from the event loop serving others.
+        self._limiter = CapacityLimiter(max(1, (os.cpu_count() or 1) - 1))
 
     def hash(self, password: str) -> str:
         """An argon2id hash of `password` (blocking: call from a thread or the CLI)."""

@@ -1,0 +1,72 @@
+"""A short-lived, per-process cache of the users behind `CurrentUser`.
+
+Loading the user row on every request costs a database round-trip, several times the cost of
+the request itself. The cache is safe because revocation is checked first: logout, refresh
+token reuse, and the account changes that matter (`deactivate-user`, `set-password`, through
+AccountService) revoke the user's sessions, and `TokenService.verify_access` refuses a revoked
+session in every worker before the cache is ever consulted. What the cache can delay is a
+change made behind the service's back (an `UPDATE users SET is_active = false` in SQL): it
+shows after at most `ttl` seconds.
+"""
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import User
+
+_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class UserSnapshot:
+    """The authenticated user as routes see it: read-only, and without the password hash, so
+    the cache keeps no hash in memory and a route cannot write a stale copy back.
+    To change the user, load the row in your own session (`repository.get_by_id`)."""
+
+    id: uuid.UUID
+    username: str
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserSnapshot":
+        return cls(user.id, user.username, user.is_active, user.created_at)
+
+
+class UserCache:
+    """Active users by id, each kept for `ttl` seconds; `ttl=0` turns the cache off."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = _MAX_ENTRIES,
+    ) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[float, UserSnapshot]] = {}
+
+    def get(self, user_id: str) -> UserSnapshot | None:
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._entries[user_id]
+            return None
+        return entry[1]
+
+    def put(self, user_id: str, user: UserSnapshot) -> None:
+        if self._ttl <= 0:
+            return
+        if user_id not in self._entries and len(self._entries) >= self._max_entries:
+            # Oldest first: dicts keep insertion order, so this is the entry closest to expiry.
+            del self._entries[next(iter(self._entries))]
+        self._entries[user_id] = (self._clock() + self._ttl, user)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,193 @@
+"""Algorithm confusion (RFC 8725 sections 2.1, 3.1): with a key pair, a token never chooses
+how it is verified. Every case runs for EdDSA, ES256 and RS256, whatever the project's
+configured algorithm, because JWT_ALGORITHM can be changed at deploy time."""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+from jwt.algorithms import get_default_algorithms
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.main import create_app
+
+from conftest import (
+    ASYMMETRIC_ALGORITHMS,
+    SECRET_KEY,
+    access_claims,
+    bearer,
+    client_for,
+    foreign_key,
+    make_settings,
+    sign,
+)
+
+
+@pytest.fixture(params=ASYMMETRIC_ALGORITHMS)
+def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    return make_settings(database_url, jwt_algorithm=request.param)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _json(value: object) -> str:
+    return _b64(json.dumps(value).encode())
+
+
+def _assemble(
+    header: dict[str, object], claims: dict[str, object], signer: Callable[[bytes], bytes]
+) -> str:
+    """A compact JWS built by hand, for headers and signatures PyJWT would refuse to make."""
+    signing_input = f"{_json(header)}.{_json(claims)}"
+    return f"{signing_input}.{_b64(signer(signing_input.encode()))}"
+
+
+def _public_key_forms(app: FastAPI) -> dict[str, bytes]:
+    """Every byte form of our public key an attacker could use as an HMAC secret."""
+    public_key = app.state.keys.current.verifying_key
+    forms = {
+        "pem": public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "der": public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "openssh": public_key.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ),
+        "jwk": json.dumps(app.state.keys.current.public_jwk).encode(),
+    }
+    forms["pem-without-newline"] = forms["pem"].rstrip(b"\n")
+    return forms
+
+
+async def _status(client: httpx.AsyncClient, token: str) -> int:
+    return (await client.get("/protected", headers=bearer(token))).status_code
+
+
+async def test_our_own_tokens_verify(app: FastAPI, client: httpx.AsyncClient, user_id: str) -> None:
+    assert await _status(client, sign(app, access_claims(user_id))) == 200
+
+
+async def test_hs256_keyed_with_our_public_key_is_rejected(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    header = {"alg": "HS256", "typ": "JWT", "kid": app.state.keys.current.kid}
+    for form, secret in _public_key_forms(app).items():
+        token = _assemble(
+            header,
+            access_claims(user_id),
+            lambda data, secret=secret: hmac.new(secret, data, hashlib.sha256).digest(),
+        )
+        assert await _status(client, token) == 401, form
+    # Nor is the service's SECRET_KEY a second way in once a key pair signs.
+    token = _assemble(
+        header,
+        access_claims(user_id),
+        lambda data: hmac.new(SECRET_KEY.encode(), data, hashlib.sha256).digest(),
+    )
+    assert await _status(client, token) == 401
+
+
+@pytest.mark.parametrize("member", ["jwk", "jku", "x5u", "x5c"])
+async def test_a_token_cannot_bring_its_own_key(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str, member: str
+) -> None:
+    attacker = foreign_key(app.state.keys.current.algorithm)
+    value: object = {
+        "jwk": attacker.public_jwk,
+        "jku": "http://127.0.0.1:9/jwks.json",
+        "x5u": "http://127.0.0.1:9/cert.pem",
+        "x5c": ["MIIB"],
+    }[member]
+    claims = access_claims(user_id)
+    for kid in (app.state.keys.current.kid, attacker.kid, None):
+        token = sign(app, claims, key=attacker, kid=kid, **{member: value})
+        assert await _status(client, token) == 401, kid
+    # The members are refused even on a genuine signature: we never issue them.
+    assert await _status(client, sign(app, claims, **{member: value})) == 401
+
+
+async def test_a_key_of_the_same_type_that_is_not_ours_is_rejected(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    attacker = foreign_key(app.state.keys.current.algorithm)
+    token = sign(app, access_claims(user_id), key=attacker, kid=app.state.keys.current.kid)
+    assert await _status(client, token) == 401
+
+
+async def test_an_all_zero_signature_is_rejected(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    """For ES256 this is the "psychic signature", r = s = 0 (CVE-2022-21449)."""
+    key = app.state.keys.current
+    reference = sign(app, access_claims(user_id))
+    size = len(base64.urlsafe_b64decode(reference.rsplit(".", 1)[1] + "=="))
+    header = {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}
+    token = _assemble(header, access_claims(user_id), lambda _: bytes(size))
+    assert await _status(client, token) == 401
+
+
+async def test_another_asymmetric_algorithm_in_the_header_is_rejected(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    ours = app.state.keys.current
+    for algorithm in set(ASYMMETRIC_ALGORITHMS) - {ours.algorithm}:
+        attacker = foreign_key(algorithm)
+        token = sign(app, access_claims(user_id), key=attacker, kid=ours.kid)
+        assert await _status(client, token) == 401, algorithm
+
+
+# Every algorithm PyJWT knows, plus names it might learn (RFC 9864's "Ed25519") or never will.
+ALG_LABELS = sorted({*get_default_algorithms(), "Ed25519", "ES256K", "RS1", "HS1"})
+
+
+async def test_our_signature_under_another_alg_label_is_rejected(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    """Signed by our real key, but the header names another algorithm: the kid's own
+    algorithm is the only one accepted."""
+    ours = app.state.keys.current
+    our_signer = get_default_algorithms()[ours.algorithm]
+    signing_key = our_signer.prepare_key(ours.signing_key)
+    for label in set(ALG_LABELS) - {ours.algorithm}:
+        header = {"alg": label, "typ": "JWT", "kid": ours.kid}
+        token = _assemble(
+            header, access_claims(user_id), lambda data: our_signer.sign(data, signing_key)
+        )
+        assert await _status(client, token) == 401, label
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "sibling"),
+    [
+        ("HS256", "HS384"),
+        ("HS256", "HS512"),
+        ("RS256", "RS384"),
+        ("RS256", "RS512"),
+        ("RS256", "PS256"),
+        ("RS256", "PS512"),
+    ],
+)
+async def test_a_genuine_signature_with_a_sibling_algorithm_is_rejected(
+    database_url: str, algorithm: str, sibling: str
+) -> None:
+    """Our own key and a real signature, but with a hash or padding we do not use."""
+    application = create_app(make_settings(database_url, jwt_algorithm=algorithm))
+    key = application.state.keys.current
+    claims = access_claims(uuid.uuid4().hex)
+    genuine = sign(application, claims)
+    token = jwt.encode(claims, key.signing_key, algorithm=sibling, headers={"kid": key.kid})
+    async with application.router.lifespan_context(application), client_for(application) as http:
+        assert await _status(http, genuine) == 200
+        assert await _status(http, token) == 401
