@@ -39,8 +39,13 @@ GENERATED = re.compile(r"(\d+) generated")
 BAKES = [
     pytest.param({}, id="defaults"),
     pytest.param(
-        {"jwt_algorithm": "EdDSA", "use_middleware": True, "cookie_auth": True},
-        id="EdDSA,middleware,cookies",
+        {
+            "jwt_algorithm": "EdDSA",
+            "use_middleware": True,
+            "cookie_auth": True,
+            "allow_registration": True,
+        },
+        id="EdDSA,middleware,cookies,registration",
     ),
 ]
 
@@ -92,6 +97,8 @@ def test_openapi_documents_the_error_answers(server: Server) -> None:
         ("get", "/users/me"): {"200", "401", "503"},
         ("get", "/protected"): {"200", "401"},
     }
+    if server.answers.get("allow_registration"):
+        expected["post", "/auth/register"] = {"201", "400", "409", "413", "422", "429", "503"}
     missing = {
         f"{method.upper()} {path}": sorted(codes - documented(server, method, path))
         for (method, path), codes in expected.items()

@@ -22,6 +22,7 @@ from ..users import repository as users
 from ..users.models import MAX_USERNAME_LENGTH, User
 from ..users.schemas import UserPublic
 from .client_address import ClientAddress
+from .router import UNAVAILABLE, UNREADABLE_BODY
 from .schemas import ErrorResponse
 from .service import LoginThrottledError
 
@@ -105,7 +106,9 @@ class Registration:
     responses={
         409: {"model": ErrorResponse, "description": "The username is not available"},
         429: {"model": ErrorResponse, "description": "Too many attempts; see Retry-After"},
-    },
+    }
+    | UNREADABLE_BODY
+    | UNAVAILABLE,
 )
 async def register(request: Request, client: ClientAddress, body: RegisterRequest) -> User:
     """Create an account. A refused username or password is a 422 whose `detail[0].type`
