@@ -11,10 +11,6 @@ import re
 import sys
 from collections.abc import Mapping
 
-# Option values whose files have not landed in the template yet: baking one would produce a
-# project that silently lacks the feature. Delete an entry when its option is implemented.
-NOT_YET_SUPPORTED: frozenset[tuple[str, object]] = frozenset()
-
 # Must match the lists in cookiecutter.json (a template test checks). Cookiecutter enforces
 # them for prompts and --no-input, but not for a hand-edited replay file.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -190,15 +186,6 @@ def check_options(answers: Mapping[str, object]) -> list[str]:
     return errors
 
 
-def check_supported(answers: Mapping[str, object]) -> list[str]:
-    """Refuse option values that this template version cannot render yet."""
-    return [
-        f"{field}={show(answers[field])} is not yet supported by this template version"
-        for field in (*CHOICES, *BOOLEANS)
-        if (field, answers[field]) in NOT_YET_SUPPORTED
-    ]
-
-
 def validate(answers: Mapping[str, object]) -> list[str]:
     """Return one message per problem, each naming its field; empty when all is well."""
     errors = [error for field in TEXT_FIELDS for error in check_text(field, answers[field])]
@@ -207,9 +194,7 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     errors += check_version(answers["version"])
     errors += check_email(answers["author_email"])
     errors += check_lifetimes(answers["access_token_minutes"], answers["refresh_token_days"])
-    option_errors = check_options(answers)
-    # An invalid value is reported as invalid, not also as "not yet supported".
-    return errors + (option_errors or check_supported(answers))
+    return errors + check_options(answers)
 
 
 def main() -> int:

@@ -9,12 +9,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
@@ -60,23 +58,6 @@ def load_hook(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def unsupported(answers: Mapping[str, object]) -> list[str]:
-    """Return the answers the pre-gen hook still refuses as not yet supported."""
-    refused = load_hook("pre_gen_project").NOT_YET_SUPPORTED
-    return [f"{field}={value}" for field, value in answers.items() if (field, value) in refused]
-
-
-def skip_unless_supported(answers: Mapping[str, object]) -> None:
-    """Skip the calling test while the template refuses some of `answers` as not yet supported.
-
-    Such tests turn on by themselves when an entry leaves NOT_YET_SUPPORTED in the pre-gen
-    hook, which is exactly when the option's files must start passing them.
-    """
-    pending = unsupported(answers)
-    if pending:
-        pytest.skip(f"not yet supported by the template: {', '.join(pending)}")
 
 
 def leftovers(directory: Path) -> list[str]:

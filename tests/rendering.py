@@ -1,8 +1,8 @@
 """Render one file of the template with chosen answers, without baking a whole project.
 
-The pre-gen hook still refuses some option values as not yet supported; files whose content
-depends on those options (CI services, compose services) are checked for every value anyway
-by rendering them alone with cookiecutter's own Jinja environment.
+Files whose content depends on options (CI services, compose services) are checked for every
+value by rendering them alone with cookiecutter's own Jinja environment: far cheaper than a bake
+per value.
 """
 
 from pathlib import Path

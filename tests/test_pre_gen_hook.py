@@ -7,8 +7,6 @@ from types import ModuleType
 import bakery
 import pytest
 
-NOT_YET_SUPPORTED_MESSAGE = "is not yet supported by this template version"
-
 
 @pytest.mark.parametrize(
     ("field", "value"),
@@ -113,11 +111,6 @@ def test_hook_booleans_match_cookiecutter_json(pre_gen_hook: ModuleType) -> None
     assert booleans == list(pre_gen_hook.BOOLEANS)
 
 
-def test_not_yet_supported_names_only_real_non_default_values(pre_gen_hook: ModuleType) -> None:
-    # A typo such as ("database", "postgres") would block nothing and go unnoticed.
-    assert set(bakery.non_default_option_values()) >= pre_gen_hook.NOT_YET_SUPPORTED
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -150,20 +143,6 @@ def test_yes_and_no_words_reach_the_hooks_as_booleans(tmp_path: Path) -> None:
     answers = bakery.answers_of(project)
     assert answers["use_middleware"] is False
     assert answers["cookie_auth"] is False
-
-
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [pytest.param(*pair, id=f"{pair[0]}={pair[1]}") for pair in bakery.non_default_option_values()],
-)
-def test_not_yet_supported_value_fails_the_bake(tmp_path: Path, field: str, value: object) -> None:
-    if not bakery.unsupported({field: value}):
-        pytest.skip("supported now: the bake tests cover it")
-    typed = str(value).lower() if isinstance(value, bool) else str(value)
-    result = bakery.bake_with_cli(tmp_path, f"{field}={typed}")
-    assert result.returncode != 0
-    assert f"ERROR: {field}={typed} {NOT_YET_SUPPORTED_MESSAGE}" in result.stderr
-    assert bakery.leftovers(tmp_path) == []
 
 
 # The canary's path comes from the environment: a slash in an answer would make cookiecutter
