@@ -62,7 +62,6 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A bake migrated, with one user, served on loopback."""
-    bakery.skip_unless_supported(request.param)
     directory = tmp_path_factory.mktemp("fuzz")
     project = bakery.bake(directory, **request.param)
     served.run_cli(project, served.package_of(project), "migrate")
