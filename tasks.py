@@ -92,21 +92,22 @@ def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="render the default project and serve it")
     demo_parser.add_argument("--port", type=int, default=8000)
-    test_parser = commands.add_parser("test", help="run the template's test suite")
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    # Unknown arguments (`-k hooks`, `--quick`) go to pytest or the benchmark as they are.
+    commands.add_parser("test", help="run the template's test suite; other arguments go to pytest")
     commands.add_parser("lint", help="lint the template's own Python")
-    bench_parser = commands.add_parser("bench", help="run the benchmark (bench/run.py)")
-    bench_parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to run.py")
-    args = parser.parse_args()
+    commands.add_parser("bench", help="run the benchmark (bench/run.py); other arguments go to it")
+    args, passed_on = parser.parse_known_args()
+    if passed_on and args.command not in ("test", "bench"):
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     ensure_venv()
     if args.command == "demo":
         demo(args.port)
     elif args.command == "lint":
         lint()
     elif args.command == "bench":
-        run(PYTHON, ROOT / "bench" / "run.py", *args.bench_args)
+        run(PYTHON, ROOT / "bench" / "run.py", *passed_on)
     else:
-        test(args.pytest_args)
+        test(passed_on)
     return 0
 
 

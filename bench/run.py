@@ -675,6 +675,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     parser.add_argument(
         "--only", help="comma-separated case labels to measure (the bare reference always runs)"
     )
+    parser.add_argument(
+        "--variants",
+        help="comma-separated bakes to measure (default: all of "
+        + ", ".join(name for name, _ in BAKES)
+        + "; HS256 always)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--template", type=Path, default=TEMPLATE_DIR, help="template root")
     parser.add_argument(
@@ -718,7 +724,10 @@ def run(
     print("== baking", flush=True)
     projects: dict[str, Path] = {}
     bake_seconds = 0.0
+    wanted_bakes = {"HS256", *args.variants.split(",")} if args.variants else None
     for name, answers in BAKES:
+        if wanted_bakes is not None and name not in wanted_bakes:
+            continue
         project, seconds, error = bake(args.template, tmp / f"bake-{name}", answers)
         if project is None:
             note(f"variant {name} skipped: {error}")

@@ -23,7 +23,11 @@ def test_quick_benchmark_prints_its_table_and_targets() -> None:
             pytest.fail("wrk is not installed and REQUIRE_SERVICES=1")
         pytest.skip("wrk is not installed (apt-get install -y wrk)")
     result = subprocess.run(
-        [sys.executable, str(RUN), "--quick"],
+        # One bake and the cases asserted below keep the smoke run short; a full run covers more.
+        [
+            *(sys.executable, str(RUN), "--quick", "--variants", "HS256"),
+            *("--only", "load-user,HS256 /protected,HS256 /users/me"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
