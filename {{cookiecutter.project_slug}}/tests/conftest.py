@@ -1,5 +1,9 @@
 """Shared fixtures: a migrated database per test, the app, an HTTP client and a user.
 
+Modules whose tests only send requests (the attack catalog, algorithm confusion) share one
+app, database and login per module instead (`shared_login`): building them is most of what a
+test costs, and those tests change nothing another one could see.
+
 Tests run with the project's configured JWT algorithm; key files are made once per session,
 by the same code as `keys generate`.
 
@@ -18,6 +22,8 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, NoReturn{% endif %}
@@ -25,6 +31,7 @@ from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutte
 import httpx
 import jwt
 import pytest
+import pytest_asyncio
 {%- if cookiecutter.token_store == "redis" %}
 import redis
 {%- endif %}
@@ -82,6 +89,8 @@ _CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # One prefix per run (per xdist worker): runs sharing a Redis never see each other's keys.
 REDIS_KEY_PREFIX = f"{{ cookiecutter.package_name }}-test-{secrets.token_hex(4)}:"
+# Apps shared by a module keep their keys apart, out of reach of `_fresh_redis`.
+SHARED_REDIS_KEY_PREFIX = f"{{ cookiecutter.package_name }}-shared-test-{secrets.token_hex(4)}:"
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
 
@@ -160,6 +169,16 @@ def migrated_db(postgres_server: str) -> Iterator[str]:
         yield database
 
 
+@pytest.fixture(scope="module")
+def module_database_url(postgres_server: str) -> Iterator[str]:
+    """A migrated database of one module's own, for the app the module shares."""
+    from alembic import command
+
+    with postgres_db.temporary_database(postgres_server) as database:
+        command.upgrade(alembic_config(database), "head")
+        yield database
+
+
 @pytest.fixture
 def empty_database_url(postgres_server: str) -> Iterator[str]:
     """A database without tables, as before `migrate`."""
@@ -174,6 +193,14 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
     return path
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> str:
+    """A copy of the migrated database for the app one module shares."""
+    path = tmp_path_factory.mktemp("module") / "test.db"
+    shutil.copyfile(migrated_db, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture
@@ -231,11 +258,12 @@ def redis_client() -> Iterator[redis.Redis]:
         )
     yield client
     delete_redis_keys(client)
+    delete_redis_keys(client, SHARED_REDIS_KEY_PREFIX)
     client.close()
 
 
-def delete_redis_keys(client: redis.Redis) -> None:
-    keys = list(client.scan_iter(match=f"{REDIS_KEY_PREFIX}*", count=1000))
+def delete_redis_keys(client: redis.Redis, prefix: str = REDIS_KEY_PREFIX) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)
 
@@ -269,6 +297,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app built from `settings`, started, with a client; stopped on the way out."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application), client_for(application) as http:
+        yield application, http
+
+
 async def add_user(app: FastAPI, username: str, password: str = PASSWORD) -> str:
     """Create a user straight in the database; returns its id."""
     KNOWN_SECRETS.add(password)
@@ -295,6 +331,47 @@ async def tokens(client: httpx.AsyncClient, user_id: str) -> dict[str, str]:
     response = await login(client)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@dataclass(frozen=True)
+class SharedLogin:
+    """One started app, its client, and one user's genuine login, shared by a module."""
+
+    app: FastAPI
+    http: httpx.AsyncClient
+    user_id: str
+    tokens: dict[str, str]
+
+
+def shared_settings(database_url: str, **overrides: object) -> Settings:
+    """Test settings for an app shared by a module (see `shared_login`)."""
+{%- if cookiecutter.token_store == "redis" %}
+    overrides.setdefault("redis_key_prefix", SHARED_REDIS_KEY_PREFIX)
+{%- endif %}
+    return make_settings(database_url, **overrides)
+
+
+@asynccontextmanager
+async def logged_in(
+    settings: Settings, username: str = "alice@example.com"
+) -> AsyncIterator[SharedLogin]:
+    """A started app with one user logged in. Its tokens join KNOWN_SECRETS, so the log check
+    of every test that shares them still looks for them."""
+    async with running(settings) as (application, http):
+        user_id = await add_user(application, username)
+        response = await login(http, username)
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        KNOWN_SECRETS.update((tokens["access_token"], tokens["refresh_token"]))
+        yield SharedLogin(application, http, user_id, tokens)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_login(module_database_url: str) -> AsyncIterator[SharedLogin]:
+    """The module's shared app and login. Tests using it must run on the module's event loop:
+    `pytestmark = pytest.mark.asyncio(loop_scope="module")`."""
+    async with logged_in(shared_settings(module_database_url)) as shared:
+        yield shared
 
 
 def bearer(token: str) -> dict[str, str]:

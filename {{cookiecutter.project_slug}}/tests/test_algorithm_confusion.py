@@ -7,33 +7,57 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import jwt
 import pytest
+import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 from jwt.algorithms import get_default_algorithms
 
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.main import create_app
-
 from conftest import (
     ASYMMETRIC_ALGORITHMS,
     SECRET_KEY,
+    SharedLogin,
     access_claims,
     bearer,
-    client_for,
     foreign_key,
+    logged_in,
     make_settings,
+    running,
+    shared_settings,
     sign,
 )
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-@pytest.fixture(params=ASYMMETRIC_ALGORITHMS)
-def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
-    return make_settings(database_url, jwt_algorithm=request.param)
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=ASYMMETRIC_ALGORITHMS)
+async def shared(
+    request: pytest.FixtureRequest, module_database_url: str
+) -> AsyncIterator[SharedLogin]:
+    """One app per algorithm, shared by the module's tests: they only send requests."""
+    algorithm = request.param
+    settings = shared_settings(module_database_url, jwt_algorithm=algorithm)
+    async with logged_in(settings, f"{algorithm.lower()}@example.com") as login:
+        yield login
+
+
+@pytest.fixture
+def app(shared: SharedLogin) -> FastAPI:
+    return shared.app
+
+
+@pytest.fixture
+def client(shared: SharedLogin) -> httpx.AsyncClient:
+    return shared.http
+
+
+@pytest.fixture
+def user_id(shared: SharedLogin) -> str:
+    return shared.user_id
 
 
 def _b64(data: bytes) -> str:
@@ -183,11 +207,10 @@ async def test_a_genuine_signature_with_a_sibling_algorithm_is_rejected(
     database_url: str, algorithm: str, sibling: str
 ) -> None:
     """Our own key and a real signature, but with a hash or padding we do not use."""
-    application = create_app(make_settings(database_url, jwt_algorithm=algorithm))
-    key = application.state.keys.current
-    claims = access_claims(uuid.uuid4().hex)
-    genuine = sign(application, claims)
-    token = jwt.encode(claims, key.signing_key, algorithm=sibling, headers={"kid": key.kid})
-    async with application.router.lifespan_context(application), client_for(application) as http:
+    async with running(make_settings(database_url, jwt_algorithm=algorithm)) as (application, http):
+        key = application.state.keys.current
+        claims = access_claims(uuid.uuid4().hex)
+        genuine = sign(application, claims)
+        token = jwt.encode(claims, key.signing_key, algorithm=sibling, headers={"kid": key.kid})
         assert await _status(http, genuine) == 200
         assert await _status(http, token) == 401

@@ -201,6 +201,9 @@ class TokenService:
             if not isinstance(payload[name], str) or not payload[name]:
                 raise InvalidTokenError(f"bad {name}")
         iat, exp = payload["iat"], payload["exp"]
+        # PyJWT also takes numeric strings and floats for these; we only ever issue integers.
+        if type(iat) is not int or type(exp) is not int:
+            raise InvalidTokenError("iat and exp must be integers")
         if exp - iat > self._max_lifetime[expected_type] + self._leeway:
             raise InvalidTokenError("lifetime longer than we ever issue")
         return payload
