@@ -192,25 +192,19 @@ async def test_our_signature_under_another_alg_label_is_rejected(
         assert await _status(client, token) == 401, label
 
 
-@pytest.mark.parametrize(
-    ("algorithm", "sibling"),
-    [
-        ("HS256", "HS384"),
-        ("HS256", "HS512"),
-        ("RS256", "RS384"),
-        ("RS256", "RS512"),
-        ("RS256", "PS256"),
-        ("RS256", "PS512"),
-    ],
-)
-async def test_a_genuine_signature_with_a_sibling_algorithm_is_rejected(
-    database_url: str, algorithm: str, sibling: str
+# Our own key family with a hash or padding we do not use.
+SIBLINGS = {"HS256": ["HS384", "HS512"], "RS256": ["RS384", "RS512", "PS256", "PS512"]}
+
+
+@pytest.mark.parametrize("algorithm", SIBLINGS)
+async def test_genuine_signatures_with_a_sibling_algorithm_are_rejected(
+    database_url: str, algorithm: str
 ) -> None:
     """Our own key and a real signature, but with a hash or padding we do not use."""
     async with running(make_settings(database_url, jwt_algorithm=algorithm)) as (application, http):
         key = application.state.keys.current
         claims = access_claims(uuid.uuid4().hex)
-        genuine = sign(application, claims)
-        token = jwt.encode(claims, key.signing_key, algorithm=sibling, headers={"kid": key.kid})
-        assert await _status(http, genuine) == 200
-        assert await _status(http, token) == 401
+        assert await _status(http, sign(application, claims)) == 200
+        for sibling in SIBLINGS[algorithm]:
+            token = jwt.encode(claims, key.signing_key, algorithm=sibling, headers={"kid": key.kid})
+            assert await _status(http, token) == 401, sibling
