@@ -32,6 +32,15 @@ async def test_the_scheme_is_case_insensitive(
     assert response.status_code == 200
 
 
+async def test_whitespace_around_the_header_value_is_ignored(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """RFC 9110 section 5.5: it is not part of the value, whatever the HTTP parser does."""
+    value = f" \tBearer {tokens['access_token']} \t".encode()
+    response = await client.get("/protected", headers={"Authorization": value})
+    assert response.status_code == 200
+
+
 async def test_oversized_bodies_get_413_before_being_read(client: httpx.AsyncClient) -> None:
     big = b"x" * (65536 + 1)
     declared = await client.post(

@@ -46,7 +46,9 @@ def bearer_token(scope: Scope) -> str | None:
             value = header_value
     if value is None:
         return None
-    scheme, _, token = value.decode("latin-1").partition(" ")
+    # Whitespace around a field value is not part of it (RFC 9110 section 5.5); some HTTP
+    # parsers strip it, others pass it on.
+    scheme, _, token = value.decode("latin-1").strip(" \t").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise InvalidCredentialsError
     return token
