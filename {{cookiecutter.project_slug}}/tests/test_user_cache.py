@@ -1,5 +1,6 @@
 """The per-process user cache behind CurrentUser: fast, bounded, and never beats revocation."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -7,8 +8,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.users import repository as users
 from {{ cookiecutter.package_name }}.users.cache import UserCache, UserSnapshot
 from {{ cookiecutter.package_name }}.users.models import User
 
@@ -58,6 +61,101 @@ def test_the_cache_is_bounded_and_drops_the_oldest_entry() -> None:
     assert len(cache) == 2
     assert cache.get("u1") is None
     assert cache.get("u3") is not None
+
+
+async def test_concurrent_misses_share_one_load() -> None:
+    cache = UserCache(ttl=5)
+    user = snapshot()
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> UserSnapshot:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return user
+
+    waiters = [asyncio.create_task(cache.get_or_load("u1", load)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiters) == [user] * 20
+    assert loads == 1
+    assert cache.get("u1") is user
+
+
+async def test_a_waiter_that_goes_away_does_not_cancel_the_shared_load() -> None:
+    cache = UserCache(ttl=5)
+    user = snapshot()
+    release = asyncio.Event()
+
+    async def load() -> UserSnapshot:
+        await release.wait()
+        return user
+
+    leaving = asyncio.create_task(cache.get_or_load("u1", load))
+    staying = asyncio.create_task(cache.get_or_load("u1", load))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    release.set()
+    assert await staying is user
+    assert leaving.cancelled()
+
+
+async def test_a_failed_load_reaches_every_waiter_and_is_not_cached() -> None:
+    cache = UserCache(ttl=5)
+    release = asyncio.Event()
+
+    async def failing() -> UserSnapshot:
+        await release.wait()
+        raise ConnectionRefusedError
+
+    waiters = [asyncio.create_task(cache.get_or_load("u1", failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(result, ConnectionRefusedError) for result in results)
+    user = snapshot()
+
+    async def load() -> UserSnapshot:
+        return user
+
+    assert await cache.get_or_load("u1", load) is user
+
+
+async def test_inactive_or_missing_users_are_not_cached() -> None:
+    cache = UserCache(ttl=5)
+    inactive = UserSnapshot(uuid.uuid4(), "bob", False, datetime.now(UTC))
+
+    async def load_inactive() -> UserSnapshot:
+        return inactive
+
+    async def load_missing() -> None:
+        return None
+
+    assert await cache.get_or_load("u1", load_inactive) is inactive
+    assert await cache.get_or_load("u2", load_missing) is None
+    assert len(cache) == 0
+
+
+async def test_concurrent_requests_after_expiry_query_the_database_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tokens: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queries = 0
+    get_by_id = users.get_by_id
+
+    async def counting_get_by_id(db: AsyncSession, user_id: str) -> User | None:
+        nonlocal queries
+        queries += 1
+        return await get_by_id(db, user_id)
+
+    monkeypatch.setattr(users, "get_by_id", counting_get_by_id)
+    headers = bearer(tokens["access_token"])
+    responses = await asyncio.gather(*(client.get("/users/me", headers=headers) for _ in range(20)))
+    assert [response.status_code for response in responses] == [200] * 20
+    assert queries == 1
 
 
 def test_the_snapshot_holds_no_password_hash() -> None:

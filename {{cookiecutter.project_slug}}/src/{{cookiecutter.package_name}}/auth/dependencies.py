@@ -60,17 +60,18 @@ async def get_current_user(request: Request, claims: CurrentClaims) -> UserSnaps
     """The caller's user; 401 if it was deleted or deactivated since the token was issued.
 
     Served from the per-process UserCache when it can be (users/cache.py says why that is
-    safe); only a miss opens a database session.
+    safe); only a miss opens a database session, one for all the requests that miss at once.
     """
     cache: UserCache = request.app.state.user_cache
-    snapshot = cache.get(claims.user_id)
-    if snapshot is None:
+
+    async def load() -> UserSnapshot | None:
         async with request.app.state.sessionmaker() as db:
             user = await users.get_by_id(db, claims.user_id)
-        if user is None or not user.is_active:
-            raise unauthorized(token_sent=True)
-        snapshot = UserSnapshot.of(user)
-        cache.put(claims.user_id, snapshot)
+        return None if user is None else UserSnapshot.of(user)
+
+    snapshot = await cache.get_or_load(claims.user_id, load)
+    if snapshot is None or not snapshot.is_active:
+        raise unauthorized(token_sent=True)
     return snapshot
 
 
