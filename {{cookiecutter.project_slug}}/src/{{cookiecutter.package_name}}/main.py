@@ -132,7 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    install_docs(app)
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.tokens = tokens
@@ -177,13 +176,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"user_id": claims.user_id}
 
     # Routes match in order, and FastAPI walks an included router's routes one by one: the
-    # hot routes come first, the rarely hit /auth ones last.
+    # hot routes come first, the rarely hit /auth ones and the docs pages last.
     app.include_router(users_router)
     app.include_router(auth_router)
 {%- if cookiecutter.allow_registration %}
     app.include_router(registration_router)
 {%- endif %}
     app.include_router(jwks_router)
+    install_docs(app)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
