@@ -65,10 +65,10 @@ def project_env(**overrides: str) -> dict[str, str]:
     return bakery.tool_env(PYTHONPATH="src", **CHEAP_HASHING, **overrides)
 
 
-def run_cli(project: Path, package: str, *args: str, stdin: str = "") -> None:
-    """Run `python -m <package> ...` in the bake, failing with its output."""
+def _run_python(project: Path, args: list[str], stdin: str, what: str) -> None:
+    """Run this interpreter with `args` in the bake, failing with its output."""
     result = subprocess.run(
-        [sys.executable, "-m", package, *args],
+        [sys.executable, *args],
         cwd=project,
         env=project_env(),
         input=stdin,
@@ -78,24 +78,18 @@ def run_cli(project: Path, package: str, *args: str, stdin: str = "") -> None:
         timeout=CLI_TIMEOUT_SECONDS,
     )
     if result.returncode != 0:
-        raise ServerError(f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        raise ServerError(f"{what} failed:\n{result.stdout}{result.stderr}")
+
+
+def run_cli(project: Path, package: str, *args: str, stdin: str = "") -> None:
+    """Run `python -m <package> ...` in the bake, failing with its output."""
+    _run_python(project, ["-m", package, *args], stdin, " ".join(args))
 
 
 def create_users(project: Path, credentials: Mapping[str, str]) -> None:
     """Create every `username: password` with the bake's `create-user` command."""
     lines = "".join(f"{username} {password}\n" for username, password in credentials.items())
-    result = subprocess.run(
-        [sys.executable, "-c", _CREATE_USERS, package_of(project)],
-        cwd=project,
-        env=project_env(),
-        input=lines,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=CLI_TIMEOUT_SECONDS,
-    )
-    if result.returncode != 0:
-        raise ServerError(f"create-user failed:\n{result.stdout}{result.stderr}")
+    _run_python(project, ["-c", _CREATE_USERS, package_of(project)], lines, "create-user")
 
 
 def is_healthy(url: str) -> bool:
