@@ -30,13 +30,17 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     # PostgreSQL URL whose port refuses connections.
     ("database", "sqlite"): ("tests/test_faults.py",),
     ("database", "postgresql"): ("tests/postgres_db.py", "tests/test_faults_postgres.py"),
-    # Redis holds the sessions itself: no auth_sessions table, model or database store.
+    # Redis holds the sessions and throttling itself: no auth_sessions, revocations or throttle
+    # tables, models or database store.
     ("token_store", "database"): (
         "src/{package}/security/database_store.py",
+        "src/{package}/security/database_throttle.py",
         "src/{package}/auth/models.py",
+        "tests/test_database_store.py",
     ),
     ("token_store", "redis"): (
         "src/{package}/security/redis_store.py",
+        "src/{package}/security/redis_throttle.py",
         "tests/test_redis_store.py",
     ),
     ("use_middleware", True): (

@@ -32,7 +32,6 @@ DEPENDENCY_NAMES = frozenset(
         "fastapi",
         "httpx",
         "jwt",
-        "limits",
         "pwdlib",
         "pydantic",
         "redis",

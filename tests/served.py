@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,17 +60,33 @@ def package_of(project: Path) -> str:
     return str(bakery.answers_of(project)["package_name"])
 
 
-def project_env(**overrides: str) -> dict[str, str]:
-    """The environment of a command in the bake: its sources importable, cheap hashing."""
-    return bakery.tool_env(PYTHONPATH="src", **CHEAP_HASHING, **overrides)
+def project_env(*, pythonpath_first: Sequence[Path] = (), **overrides: str) -> dict[str, str]:
+    """The environment of a command in the bake: its sources importable, cheap hashing.
+
+    `pythonpath_first` goes before `src` on PYTHONPATH: a directory with a `sitecustomize.py`
+    there changes the interpreter before the bake's code runs (a test can skew its clock).
+    """
+    pythonpath = os.pathsep.join([*(str(path) for path in pythonpath_first), "src"])
+    return bakery.tool_env(PYTHONPATH=pythonpath, **CHEAP_HASHING, **overrides)
 
 
-def _run_python(project: Path, args: list[str], stdin: str, what: str) -> None:
-    """Run this interpreter with `args` in the bake, failing with its output."""
+def _run_python(
+    project: Path,
+    args: list[str],
+    stdin: str,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    pythonpath_first: Sequence[Path] = (),
+) -> None:
+    """Run this interpreter with `args` in the bake, failing with its output.
+
+    `env` adds or overrides variables (say DATABASE_URL), so a command can reach the same
+    database or Redis as servers started with the same overrides.
+    """
     result = subprocess.run(
         [sys.executable, *args],
         cwd=project,
-        env=project_env(),
+        env=project_env(pythonpath_first=pythonpath_first, **(env or {})),
         input=stdin,
         capture_output=True,
         text=True,
@@ -81,15 +97,30 @@ def _run_python(project: Path, args: list[str], stdin: str, what: str) -> None:
         raise ServerError(f"{what} failed:\n{result.stdout}{result.stderr}")
 
 
-def run_cli(project: Path, package: str, *args: str, stdin: str = "") -> None:
-    """Run `python -m <package> ...` in the bake, failing with its output."""
-    _run_python(project, ["-m", package, *args], stdin, " ".join(args))
+def run_cli(
+    project: Path,
+    package: str,
+    *args: str,
+    stdin: str = "",
+    env: Mapping[str, str] | None = None,
+    pythonpath_first: Sequence[Path] = (),
+) -> None:
+    """Run `python -m <package> ...` in the bake, failing with its output.
+
+    `env` adds or overrides variables, as for `project_env`, and so does `pythonpath_first`.
+    """
+    _run_python(project, ["-m", package, *args], stdin, " ".join(args), env, pythonpath_first)
 
 
-def create_users(project: Path, credentials: Mapping[str, str]) -> None:
-    """Create every `username: password` with the bake's `create-user` command."""
+def create_users(
+    project: Path, credentials: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> None:
+    """Create every `username: password` with the bake's `create-user` command.
+
+    `env` adds or overrides variables, as for `run_cli`.
+    """
     lines = "".join(f"{username} {password}\n" for username, password in credentials.items())
-    _run_python(project, ["-c", _CREATE_USERS, package_of(project)], lines, "create-user")
+    _run_python(project, ["-c", _CREATE_USERS, package_of(project)], lines, "create-user", env)
 
 
 def is_healthy(url: str) -> bool:
@@ -112,11 +143,19 @@ def wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> 
 
 
 @contextmanager
-def serving(project: Path, log: Path, *, workers: int = 1, **env: str) -> Iterator[str]:
+def serving(
+    project: Path,
+    log: Path,
+    *,
+    workers: int = 1,
+    pythonpath_first: Sequence[Path] = (),
+    **env: str,
+) -> Iterator[str]:
     """Run `python -m <package> serve` on a free loopback port; yield its base URL.
 
     The server gets its own process group, so stopping it also stops its worker processes
     even if the parent dies first. Its output goes to `log`, shown when it fails to start.
+    `pythonpath_first` and `env` are as for `project_env`.
     """
     port = free_loopback_port()
     url = f"http://{LOOPBACK}:{port}"
@@ -126,7 +165,7 @@ def serving(project: Path, log: Path, *, workers: int = 1, **env: str) -> Iterat
         server = subprocess.Popen(
             command,
             cwd=project,
-            env=project_env(**env),
+            env=project_env(pythonpath_first=pythonpath_first, **env),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -38,7 +38,7 @@ def test_quick_benchmark_prints_its_table_and_targets() -> None:
     assert re.search(r"^case\s+path\s+req/s\s+x bare", out, re.MULTILINE)
     for case in ("bare", "load-user", "HS256 /protected", "HS256 /users/me"):
         assert re.search(rf"^{re.escape(case)}\s+/\S+\s+\d+\s+\d+\.\d\d", out, re.MULTILINE), case
-    for target in ("GET /protected HS256", "login storm", "revoked token", "bake time"):
+    for target in ("GET /protected HS256", "login storm", "login:", "revoked token", "bake time"):
         assert re.search(rf"^(PASS|FAIL|SKIP)\s+{re.escape(target)}", out, re.MULTILINE), target
     assert "Machine:" in out
     assert "FAILED REQUESTS" not in out

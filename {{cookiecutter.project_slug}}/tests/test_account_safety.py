@@ -345,11 +345,16 @@ def test_an_idle_timeout_longer_than_the_session_is_refused() -> None:
         ("10.0.0.2", ["203.0.113.5, not-an-ip"], "10.0.0.2"),  # garbage: stop at our proxy
         ("10.0.0.2", [], "10.0.0.2"),
         ("10.0.0.2", ["10.0.0.3"], "10.0.0.3"),  # every hop is ours
-        (None, ["203.0.113.5"], "unknown"),
+        # No peer address: a Unix socket, which only our own proxy can reach.
+        (None, ["203.0.113.5"], "203.0.113.5"),
+        (None, ["6.6.6.6, 203.0.113.5"], "203.0.113.5"),
+        (None, ["10.0.0.3"], "10.0.0.3"),
+        (None, [], None),
+        (None, ["not-an-ip"], None),
     ],
 )
 def test_the_client_address_is_the_rightmost_untrusted_hop(
-    peer: str | None, forwarded_for: list[str], expected: str
+    peer: str | None, forwarded_for: list[str], expected: str | None
 ) -> None:
     proxies = make_settings("sqlite:///unused.db", trusted_proxies="10.0.0.0/24").trusted_proxies
     assert resolve_client_address(peer, forwarded_for, proxies) == expected

@@ -47,6 +47,10 @@ def set_cookies(response: httpx.Response) -> dict[str, list[str]]:
     return cookies
 
 
+def cookie_of(refresh_token: str) -> str:
+    return f"{REFRESH}={refresh_token}"
+
+
 def csrf(browser: httpx.AsyncClient) -> dict[str, str]:
     return {"X-CSRF-Token": browser.cookies[CSRF]}
 
@@ -60,9 +64,7 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
     idle = app.state.settings.refresh_idle_seconds
     assert set_cookies(response) == {
         ACCESS: sorted(["httponly", f"max-age={minutes}", "path=/", "samesite=strict", "secure"]),
-        REFRESH: sorted(
-            ["httponly", f"max-age={idle}", "path=/auth/refresh", "samesite=strict", "secure"]
-        ),
+        REFRESH: sorted(["httponly", f"max-age={idle}", "path=/auth", "samesite=strict", "secure"]),
         # Not HttpOnly: the page's script reads it to send it back as X-CSRF-Token.
         CSRF: sorted([f"max-age={idle}", "path=/", "samesite=strict", "secure"]),
     }
@@ -95,7 +97,7 @@ async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_
     transport = httpx.ASGITransport(app=app, root_path="/api")
     async with httpx.AsyncClient(transport=transport, base_url="https://test/api") as http:
         response = await login(http)
-        assert "path=/api/auth/refresh" in set_cookies(response)[REFRESH]
+        assert "path=/api/auth" in set_cookies(response)[REFRESH]
         assert (await http.post("/auth/refresh", headers=csrf(http))).status_code == 200
 
 
@@ -110,7 +112,7 @@ async def test_the_refresh_cookie_is_sent_to_the_refresh_path_only(
     browser: httpx.AsyncClient,
 ) -> None:
     paths = {cookie.name: cookie.path for cookie in browser.cookies.jar}
-    assert paths == {ACCESS: "/", REFRESH: "/auth/refresh", CSRF: "/"}
+    assert paths == {ACCESS: "/", REFRESH: "/auth", CSRF: "/"}
 
 
 @pytest.mark.parametrize("method", UNSAFE_METHODS)
@@ -226,11 +228,50 @@ async def test_logout_needs_csrf_and_expires_the_cookies(browser: httpx.AsyncCli
     expired = set_cookies(response)
     assert set(expired) == {ACCESS, REFRESH, CSRF}
     assert all("max-age=0" in attributes for attributes in expired.values())
-    assert "path=/auth/refresh" in expired[REFRESH]
+    assert "path=/auth" in expired[REFRESH]
     assert len(browser.cookies.jar) == 0
     # The session is over server-side too, not just forgotten by this browser.
     replay = await browser.get("/protected", headers={"Cookie": f"{ACCESS}={access}"})
     assert replay.status_code == 401
+
+
+async def test_the_refresh_cookie_alone_is_enough_to_log_out(
+    browser: httpx.AsyncClient,
+) -> None:
+    """An expired access cookie must not keep the session alive through its refresh cookie:
+    the refresh cookie reaches /auth/logout (path /auth), and names the session to end."""
+    headers = csrf(browser)
+    refresh = browser.cookies[REFRESH]
+    browser.cookies.delete(ACCESS)  # what the browser does once the access cookie expires
+    assert (await browser.post("/auth/logout")).status_code == 403  # still needs CSRF
+    response = await browser.post("/auth/logout", headers=headers)
+    assert response.status_code == 204
+    assert set(set_cookies(response)) == {ACCESS, REFRESH, CSRF}
+    replay = await browser.post("/auth/refresh", headers=headers | {"Cookie": cookie_of(refresh)})
+    assert replay.status_code == 401
+
+
+async def test_an_expired_access_cookie_falls_back_to_the_refresh_cookie(
+    app: FastAPI, browser: httpx.AsyncClient
+) -> None:
+    from conftest import access_claims, sign
+
+    headers = csrf(browser)
+    refresh = browser.cookies[REFRESH]
+    # An access cookie that has expired, as a browser with a stale jar may still send it.
+    expired = sign(app, access_claims("someone", iat=1_000_000, exp=1_000_060))
+    cookie = f"{ACCESS}={expired}; {REFRESH}={refresh}"
+    response = await browser.post("/auth/logout", headers=headers | {"Cookie": cookie})
+    assert response.status_code == 204
+    replay = await browser.post("/auth/refresh", headers=headers | {"Cookie": cookie_of(refresh)})
+    assert replay.status_code == 401
+
+
+async def test_logout_without_any_session_cookie_is_401(app: FastAPI, user_id: str) -> None:
+    async with browser_for(app) as http:
+        response = await http.post("/auth/logout")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_header_clients_are_unaffected(

@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.security.redis_store import (
     RevocationViewStaleError,
     SyncedRevokedSessions,
 )
-from {{ cookiecutter.package_name }}.security.revocation import RotateOutcome
+from {{ cookiecutter.package_name }}.security.revocation import NewSession, RotateOutcome
 
 from conftest import (
     REDIS_KEY_PREFIX,
@@ -35,6 +35,18 @@ from conftest import (
 )
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
+
+
+def new_session(
+    user_id: str = "user-1",
+    session_id: str = "session-1",
+    *,
+    ends_in: int = 60,
+    credentials_version: int = 0,
+) -> NewSession:
+    return NewSession(
+        user_id, session_id, "token-0", int(time.time()) + ends_in, credentials_version
+    )
 
 
 @pytest.fixture
@@ -99,7 +111,7 @@ async def stores(settings: Settings) -> AsyncIterator[list[RedisTokenStore]]:
 async def test_concurrent_rotations_of_one_token_succeed_exactly_once(
     stores: list[RedisTokenStore],
 ) -> None:
-    await stores[0].start_session("user-1", "session-1", "token-0", int(time.time()) + 60)
+    assert await stores[0].start_session(new_session())
     outcomes = await asyncio.gather(
         *(stores[i % 2].rotate("session-1", "token-0", f"token-{i + 1}") for i in range(10))
     )
@@ -115,7 +127,7 @@ async def test_concurrent_rotations_of_one_token_succeed_exactly_once(
 async def test_a_retried_rotation_is_not_mistaken_for_reuse(
     stores: list[RedisTokenStore],
 ) -> None:
-    await stores[0].start_session("user-1", "session-1", "token-0", int(time.time()) + 60)
+    assert await stores[0].start_session(new_session())
     assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
     # The same call again, as redis-py's retry sends it when the first reply was lost.
     assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
@@ -123,8 +135,42 @@ async def test_a_retried_rotation_is_not_mistaken_for_reuse(
 
 
 async def test_an_expired_session_cannot_rotate(stores: list[RedisTokenStore]) -> None:
-    await stores[0].start_session("user-1", "session-1", "token-0", int(time.time()) - 1)
+    assert await stores[0].start_session(new_session(ends_in=-1))
     assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.INVALID
+
+
+async def test_no_session_starts_under_credentials_older_than_a_change(
+    stores: list[RedisTokenStore],
+) -> None:
+    """A login checked against version 0 that finishes after a change to version 1, made
+    through another worker, must not start its session."""
+    await stores[1].revoke_user("user-1", credentials_version=1)
+    assert not await stores[0].start_session(new_session(credentials_version=0))
+    assert await stores[0].start_session(new_session("user-1", "session-2", credentials_version=1))
+
+
+async def test_a_session_of_older_credentials_cannot_rotate(
+    stores: list[RedisTokenStore], redis_client: redis.Redis
+) -> None:
+    assert await stores[0].start_session(new_session(credentials_version=0))
+    # The version raised without the revocation that normally comes with it (say the
+    # revocation half of a change failed): the rotation check still catches the session.
+    redis_client.set(f"{REDIS_KEY_PREFIX}credentials:user-1", 1)
+    assert await stores[1].rotate("session-1", "token-0", "token-1") is RotateOutcome.INVALID
+
+
+async def test_the_users_index_outlives_every_session_it_lists(
+    stores: list[RedisTokenStore], redis_client: redis.Redis
+) -> None:
+    """After REFRESH_TOKEN_DAYS is lowered, a newer session ends sooner than an older one:
+    the index must still list the older one for logout-all, password change and deactivate."""
+    assert await stores[0].start_session(new_session(session_id="long", ends_in=86400))
+    assert await stores[0].start_session(new_session(session_id="short", ends_in=60))
+    index_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}user:user-1")
+    session_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}session:long")
+    assert index_expires >= session_expires > time.time() + 86400
+    await stores[1].revoke_user("user-1")
+    assert await stores[0].rotate("long", "token-0", "token-1") is RotateOutcome.INVALID
 
 
 async def test_the_store_enforces_the_absolute_end_too(
@@ -139,7 +185,7 @@ async def test_the_store_enforces_the_absolute_end_too(
 async def test_revoking_another_users_session_does_nothing(
     stores: list[RedisTokenStore],
 ) -> None:
-    await stores[0].start_session("user-1", "session-1", "token-0", int(time.time()) + 60)
+    assert await stores[0].start_session(new_session())
     await stores[0].revoke_session("session-1", "user-2")
     assert await stores[1].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
 

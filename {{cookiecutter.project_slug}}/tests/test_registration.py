@@ -1,5 +1,9 @@
 """POST /auth/register: password policy, duplicates, throttling, and what the response shows."""
 
+import asyncio
+import time
+from unittest import mock
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -7,18 +11,24 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.password_policy import common_passwords
+from {{ cookiecutter.package_name }}.security.passwords import PasswordHasher
 from {{ cookiecutter.package_name }}.users import repository as users
 
 from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
 
 MAX_FAILURES = 3
+MAX_PER_ADDRESS = 6
 GOOD_PASSWORD = "plum-orbit-kettle-42"
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(
-        database_url, login_max_failures=MAX_FAILURES, login_failure_window_seconds=600
+        database_url,
+        login_max_failures=MAX_FAILURES,
+        login_failure_window_seconds=600,
+        registration_max_per_address=MAX_PER_ADDRESS,
+        registration_window_seconds=600,
     )
 
 
@@ -165,6 +175,47 @@ async def test_registration_shares_the_login_throttle(
         assert (await login(client, "judy", "wrong password")).status_code == 401
     assert (await _register(client, "judy")).status_code == 409
     assert (await login(client, "judy")).status_code == 429
+
+
+async def test_every_registration_counts_against_the_address(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Successful sign-ups cost a hash and create an account: they count like refused ones."""
+    for number in range(MAX_PER_ADDRESS):
+        assert (await _register(client, f"user{number}")).status_code == 201
+    response = await _register(client, "one-more")
+    assert response.status_code == 429
+    assert 0 < int(response.headers["retry-after"]) <= 600
+    # Another address is not affected.
+    other = httpx.ASGITransport(app=app, client=("198.51.100.4", 4711))
+    async with httpx.AsyncClient(transport=other, base_url="http://test") as elsewhere:
+        assert (await _register(elsewhere, "one-more")).status_code == 201
+
+
+async def test_parallel_registrations_cannot_outrun_the_address_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """All of them in flight at once, held at the password hash: the slots were taken first."""
+    release = asyncio.Event()
+    hashed = 0
+    hash_async = PasswordHasher.hash_async
+
+    async def held_hash(self: PasswordHasher, password: str) -> str:
+        nonlocal hashed
+        hashed += 1
+        await release.wait()
+        return await hash_async(self, password)
+
+    with mock.patch.object(PasswordHasher, "hash_async", held_hash):
+        pending = [asyncio.ensure_future(_register(client, f"rush{n}")) for n in range(20)]
+        deadline = time.monotonic() + 10
+        while hashed + sum(task.done() for task in pending) < 20:
+            assert time.monotonic() < deadline, "the registrations never settled"
+            await asyncio.sleep(0.005)
+        release.set()
+        statuses = [response.status_code for response in await asyncio.gather(*pending)]
+    assert hashed == MAX_PER_ADDRESS
+    assert sorted(statuses) == [201] * MAX_PER_ADDRESS + [429] * (20 - MAX_PER_ADDRESS)
 
 
 def test_the_common_password_list_is_loaded() -> None:

@@ -33,13 +33,19 @@ _WARNINGS = frozenset({"login_throttled", "refresh_token_reused"})
 def audit(
     event: AuditEvent,
     *,
-    client: str,
+    client: str | None,
     user_id: str | None = None,
     session_id: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Log one audit event. `client` is an address, or `cli` for the command line."""
-    fields = {"event": event, "user_id": user_id, "session_id": session_id, "client": client}
+    """Log one audit event. `client` is an address, `cli` for the command line, or None for
+    a request whose address is unknown."""
+    fields = {
+        "event": event,
+        "user_id": user_id,
+        "session_id": session_id,
+        "client": client or "unknown",
+    }
     if reason is not None:
         fields["reason"] = reason
     level = logging.WARNING if event in _WARNINGS else logging.INFO

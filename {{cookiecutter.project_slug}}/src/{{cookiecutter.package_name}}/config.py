@@ -101,6 +101,8 @@ class Settings(BaseSettings):
             "/health",
             "/auth/login",
             "/auth/refresh",
+            # Authenticates itself, and may be called with the refresh cookie alone.
+            "/auth/logout",
 {%- if cookiecutter.allow_registration %}
             "/auth/register",
 {%- endif %}
@@ -135,6 +137,10 @@ class Settings(BaseSettings):
     # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
     # 8; longer is better when there is no second factor.
     password_min_length: int = Field(default=12, ge=8, le=128)
+    # Registrations per client address, successful or not: each costs a password hash and
+    # creates an account. A request without an address is counted per username instead.
+    registration_max_per_address: int = Field(default=20, ge=1, le=100000)
+    registration_window_seconds: int = Field(default=3600, ge=1, le=86400)
 {%- endif %}
 
     # Argon2id cost: OWASP's Password Storage Cheat Sheet's m=19 MiB, t=2, p=1. One lane per

@@ -10,13 +10,18 @@ from fastapi import Depends, Request
 {%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy import event
 {%- endif %}
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Float
 
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -69,6 +74,42 @@ def create_engine(url: str) -> AsyncEngine:
     # even with echo on or the `sqlalchemy.engine` logger at INFO.
     return create_async_engine(async_database_url(url), pool_pre_ping=True, hide_parameters=True)
 {%- endif %}
+
+
+class database_now(FunctionElement[float]):
+    """The database server's clock, in seconds since the epoch.
+
+    Limits and revocations shared by several hosts are timed by the one clock they all
+    share: a worker whose clock is minutes off can then neither shorten a lockout nor hide a
+    revocation from the others.
+    """
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(database_now, "sqlite")
+def _sqlite_now(_: database_now, __: SQLCompiler, **___: object) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@compiles(database_now, "postgresql")
+def _postgresql_now(_: database_now, __: SQLCompiler, **___: object) -> str:
+    # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"
+
+
+_UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def upsert(session: AsyncSession, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT ... DO UPDATE, in the session's SQL dialect.
+
+    SQLite (3.24+) and PostgreSQL spell it alike, and both make it one atomic statement:
+    the row is created or updated, and locked until the transaction ends.
+    """
+    dialect = session.get_bind().dialect.name
+    return _UPSERTS[dialect](table)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -14,8 +14,6 @@ from fastapi.responses import JSONResponse
 {%- if cookiecutter.token_store == "redis" %}
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-{%- else %}
-from limits.aio.storage import MemoryStorage
 {%- endif %}
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -45,6 +43,7 @@ from .docs import install_docs
 from .logs import configure_logging
 {%- if cookiecutter.token_store == "database" %}
 from .security.database_store import DatabaseTokenStore
+from .security.database_throttle import DatabaseAttemptLog
 {%- endif %}
 from .security.keys import load_keys
 {%- if cookiecutter.allow_registration %}
@@ -52,7 +51,8 @@ from .security.password_policy import PasswordPolicy
 {%- endif %}
 from .security.passwords import PasswordHasher
 {%- if cookiecutter.token_store == "redis" %}
-from .security.redis_store import RedisTokenStore, SyncedRevokedSessions
+from .security.redis_store import RedisTokenStore, SyncedRevokedSessions, redis_client
+from .security.redis_throttle import RedisAttemptLog
 {%- else %}
 from .security.revocation import RevokedSessions
 {%- endif %}
@@ -81,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_ttl=settings.access_token_seconds,
         poll_seconds=settings.revocation_poll_seconds,
     )
-    throttle_storage = store.throttle_storage
+    attempts = RedisAttemptLog(
+        redis_client(settings.redis_url), key_prefix=settings.redis_key_prefix
+    )
 {%- else %}
     revoked = RevokedSessions()
     store = DatabaseTokenStore(
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_ttl=settings.access_token_seconds,
         poll_seconds=settings.revocation_poll_seconds,
     )
-    throttle_storage = MemoryStorage()
+    attempts = DatabaseAttemptLog(sessionmaker)
 {%- endif %}
     tokens = TokenService(
         keys,
@@ -108,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parallelism=settings.argon2_parallelism,
     )
     throttle = LoginThrottle(
-        throttle_storage,
+        attempts,
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await store.close()
+            await throttle.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -153,7 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticator = authenticator
 {%- if cookiecutter.allow_registration %}
     app.state.registration = Registration(
-        sessionmaker, passwords, throttle, PasswordPolicy(min_length=settings.password_min_length)
+        sessionmaker,
+        passwords,
+        throttle,
+        PasswordPolicy(min_length=settings.password_min_length),
+        per_address=settings.registration_max_per_address,
+        window_seconds=settings.registration_window_seconds,
     )
 {%- endif %}
 

@@ -4,6 +4,12 @@ X-Forwarded-For is written by whoever sends the request, so it is only read when
 peer is one of TRUSTED_PROXIES, and then from the right: each proxy appends the address it
 saw, so the right-most entry that is not one of our proxies is the first one no proxy of ours
 vouches for, and anything left of it may be forged (OWASP, MDN X-Forwarded-For "security").
+
+A peer without an address is a Unix socket: only local processes can connect to it, which in
+production means your own reverse proxy, so it is trusted like one and its X-Forwarded-For
+names the client. When that gives no address either, the request's address is unknown (None):
+throttling then counts it per account only (security/throttle.py), never in one bucket shared
+by every such client, where a hundred failures by anyone would lock everybody out.
 """
 
 from collections.abc import Iterable
@@ -13,7 +19,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 Network = IPv4Network | IPv6Network
-UNKNOWN_ADDRESS = "unknown"
 
 
 def _parse(entry: str) -> IPv4Address | IPv6Address | None:
@@ -35,12 +40,11 @@ def _trusted(address: IPv4Address | IPv6Address | None, proxies: Iterable[Networ
 
 def resolve_client_address(
     peer: str | None, forwarded_for: Iterable[str], proxies: tuple[Network, ...]
-) -> str:
-    """The client address for a request from `peer` carrying these X-Forwarded-For values."""
-    if peer is None:
-        return UNKNOWN_ADDRESS
-    current = _parse(peer)
-    if not _trusted(current, proxies):
+) -> str | None:
+    """The client address for a request from `peer` carrying these X-Forwarded-For values,
+    or None when there is none to be had."""
+    current = None if peer is None else _parse(peer)
+    if peer is not None and not _trusted(current, proxies):
         return peer
     entries = [entry for value in forwarded_for for entry in value.split(",")]
     for entry in reversed(entries):
@@ -52,14 +56,14 @@ def resolve_client_address(
         current = hop
         if not _trusted(hop, proxies):
             break
-    return str(current)
+    return None if current is None else str(current)
 
 
-def client_address(request: Request) -> str:
+def client_address(request: Request) -> str | None:
     """The address login throttling and audit events use for this request."""
     peer = request.client.host if request.client else None
     proxies = request.app.state.settings.trusted_proxies
     return resolve_client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
-ClientAddress = Annotated[str, Depends(client_address)]
+ClientAddress = Annotated[str | None, Depends(client_address)]

@@ -5,9 +5,9 @@ Login and refresh set three cookies besides returning the usual JSON:
 - `__Host-access_token`: the access token; HttpOnly, so script injected into the page cannot
   read it. `__Host-` makes the browser refuse it unless Secure, Path=/ and without Domain, so
   a sibling subdomain cannot plant its own (cookie tossing).
-- `__Secure-refresh_token`: the refresh token; HttpOnly, and sent only to /auth/refresh
-  (`__Host-` would demand Path=/). Logout does not need it: ending the session revokes the
-  refresh token with it, and logout expires this cookie by name and path.
+- `__Secure-refresh_token`: the refresh token; HttpOnly, and sent only to the /auth routes
+  (`__Host-` would demand Path=/): /auth/refresh trades it for new tokens, and /auth/logout
+  ends its session even after the access cookie has expired, so no session outlives a logout.
 - `__Host-csrf_token`: the CSRF token, readable by the page's script (not HttpOnly) and also
   sent as the `X-CSRF-Token` response header for pages on another origin of the same site.
 
@@ -33,8 +33,9 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
 from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from .authenticator import (
@@ -44,14 +45,15 @@ from .authenticator import (
     Scope,
     bearer_token,
 )
-from .dependencies import http_error
+from .dependencies import BearerAuth, http_error
 
 ACCESS_COOKIE = "__Host-access_token"
 REFRESH_COOKIE = "__Secure-refresh_token"
 CSRF_COOKIE = "__Host-csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _CSRF_HEADER_NAME = CSRF_HEADER.lower().encode()  # as ASGI servers spell header names
-REFRESH_PATH = "/auth/refresh"
+# The refresh cookie's path: /auth/refresh and /auth/logout, and no resource route.
+REFRESH_PATH = "/auth"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -125,6 +127,9 @@ class CookieAuthenticator(Authenticator):
 
     def refresh_token(self, scope: Scope) -> str:
         """The refresh cookie's token, once the CSRF header matches its session."""
+        return self._refresh_cookie(scope)[0]
+
+    def _refresh_cookie(self, scope: Scope) -> tuple[str, Claims]:
         token = cookie_value(scope, REFRESH_COOKIE)
         if token is None:
             raise AuthenticationError
@@ -132,9 +137,23 @@ class CookieAuthenticator(Authenticator):
             claims = self._tokens.verify_refresh(token)
         except InvalidTokenError:
             raise InvalidCredentialsError from None
-        # Refreshing is an unsafe request too: it hands out new tokens and spends the old one.
+        # Refreshing and logging out are unsafe requests too: they hand out new tokens, spend
+        # the old one, or end a session.
         self.check_csrf(scope, claims.session_id)
-        return token
+        return token, claims
+
+    def session_to_end(self, scope: Scope) -> Claims:
+        """Logout: the claims of the access token (header or cookie), or else those of the
+        refresh cookie. Either one names the session, so a session whose access cookie has
+        expired can still be ended, instead of living on through its refresh cookie."""
+        try:
+            return self.authenticate(scope)
+        except CsrfError:
+            raise
+        except AuthenticationError as access_error:
+            if bearer_token(scope) is not None or cookie_value(scope, REFRESH_COOKIE) is None:
+                raise access_error from None
+            return self._refresh_cookie(scope)[1]
 
     def set_cookies(self, response: Response, issued: IssuedTokens, root_path: str) -> None:
         """Put a freshly issued token pair, and the session's CSRF token, in cookies."""
@@ -186,6 +205,22 @@ def set_session_cookies(request: Request, response: Response, issued: IssuedToke
 def clear_session_cookies(request: Request, response: Response) -> None:
     """Logout: the browser drops the cookies."""
     _cookies(request).clear_cookies(response, request.scope.get("root_path", ""))
+
+
+class LogoutAuth(BearerAuth):
+    """The bearer scheme as documented (Swagger UI's lock), accepting the refresh cookie too."""
+
+    async def __call__(self, request: Request) -> Claims:  # type: ignore[override]
+        try:
+            return _cookies(request).session_to_end(request.scope)
+        except AuthenticationError as exc:
+            raise http_error(exc) from None
+
+
+# Same scheme name as `bearer_auth`: the OpenAPI document lists one scheme, used by both.
+LogoutClaims = Annotated[
+    Claims, Depends(LogoutAuth(tokenUrl="/auth/login", scheme_name="BearerAuth"))
+]
 
 
 def refresh_token_from_cookie(request: Request) -> str:

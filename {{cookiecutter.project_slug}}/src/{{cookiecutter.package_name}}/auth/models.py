@@ -1,8 +1,8 @@
-"""The `auth_sessions` table: one row per login (a refresh-token family)."""
+"""The database token store's tables: one row per login, and the log of revocations."""
 
 import uuid
 
-from sqlalchemy import BigInteger, Float, ForeignKey, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -18,7 +18,30 @@ class AuthSession(Base):
     # The one refresh token of this session that may still be used. Any other validly signed
     # refresh token of the session is a rotated-out copy, and its return means theft.
     current_token_id: Mapped[str] = mapped_column(String(32))
+    # The user's credentials version at login: the session rotates only while it is current.
+    credentials_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float)
     # Absolute end of the session (login + REFRESH_TOKEN_DAYS), never extended by refreshing.
     expires_at: Mapped[int] = mapped_column(BigInteger)
-    revoked_at: Mapped[float | None] = mapped_column(Float, index=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Revocation(Base):
+    """One revoked session, numbered in commit order for the workers that follow the log."""
+
+    __tablename__ = "revocations"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    session_id: Mapped[str] = mapped_column(String(32))
+    # Database time after which no access token of the session can be valid anyway.
+    until: Mapped[float] = mapped_column(Float, index=True)
+
+
+class RevocationCounter(Base):
+    """The last number given to a revocation: a single row, locked by each revoking
+    transaction until it commits, so numbers are handed out in commit order."""
+
+    __tablename__ = "revocation_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)

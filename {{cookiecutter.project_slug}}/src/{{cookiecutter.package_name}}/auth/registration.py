@@ -17,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..audit import audit
 from ..security.password_policy import PasswordPolicy, PasswordRejectedError
 from ..security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
-from ..security.throttle import LoginThrottle
+from ..security.throttle import Limit, LoginThrottle, ThrottledError
 from ..users import repository as users
 from ..users.models import MAX_USERNAME_LENGTH, User
 from ..users.schemas import UserPublic
 from .client_address import ClientAddress
 from .router import UNAVAILABLE, UNREADABLE_BODY
 from .schemas import ErrorResponse
-from .service import LoginThrottledError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -57,17 +56,33 @@ class Registration:
         passwords: PasswordHasher,
         throttle: LoginThrottle,
         policy: PasswordPolicy,
+        *,
+        per_address: int,
+        window_seconds: int,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._passwords = passwords
         self._throttle = throttle
         self._policy = policy
+        self._per_address = per_address
+        self._window_seconds = window_seconds
 
-    async def register(self, username: str, password: str, *, client: str) -> User:
-        """The new user; RegistrationRefusedError, LoginThrottledError or UsernameTakenError.
+    def _limits(self, username_key: str, client: str | None) -> list[Limit]:
+        """Every attempt counts per client address (per username without an address), and
+        against the username's login limit, so probing names here costs as much as there."""
+        registrations = Limit(
+            "registration",
+            client if client is not None else f"username:{username_key}",
+            self._per_address,
+            self._window_seconds,
+        )
+        return [registrations, self._throttle.account_limit(username_key)]
 
-        `client` is the caller's address: refusals count against the login throttle's
-        per-account and per-address limits alike.
+    async def register(self, username: str, password: str, *, client: str | None) -> User:
+        """The new user; RegistrationRefusedError, ThrottledError or UsernameTakenError.
+
+        `client` is the caller's address. The attempt takes its slots before any work and
+        keeps them; only a success gives the username's login slot back.
         """
         try:
             users.validate_username(username)
@@ -75,15 +90,14 @@ class Registration:
             audit("registration_refused", client=client, reason="invalid_username")
             raise RegistrationRefusedError("username", "invalid_username", str(exc)) from None
         key = users.username_key(username)
-        throttled = await self._throttle.retry_after(key, client)
-        if throttled is not None:
-            retry_after, scope = throttled
-            audit("registration_refused", client=client, reason=f"throttled_{scope}")
-            raise LoginThrottledError(retry_after)
+        try:
+            reservation = await self._throttle.reserve(self._limits(key, client))
+        except ThrottledError as exc:
+            audit("registration_refused", client=client, reason=f"throttled_{exc.scope}")
+            raise
         try:
             self._policy.check(username, password)
         except PasswordRejectedError as exc:
-            await self._throttle.record_failure(key, client)
             audit("registration_refused", client=client, reason=exc.rule)
             raise RegistrationRefusedError("password", exc.rule, exc.message) from None
         password_hash = await self._passwords.hash_async(password)
@@ -92,9 +106,9 @@ class Registration:
                 user = await users.create(db, username, password_hash)
                 await db.refresh(user)  # created_at is set by the database
         except users.UsernameTakenError:
-            await self._throttle.record_failure(key, client)
             audit("registration_refused", client=client, reason="username_taken")
             raise
+        await self._throttle.give_back(reservation, scopes=("account",))
         audit("user_registered", user_id=str(user.id), client=client)
         return user
 
@@ -121,10 +135,10 @@ async def register(request: Request, client: ClientAddress, body: RegisterReques
         # Shaped like FastAPI's own validation errors, so clients parse one format.
         detail = [{"type": exc.rule, "loc": ["body", exc.field], "msg": exc.message}]
         raise HTTPException(422, detail) from None
-    except LoginThrottledError as exc:
+    except ThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            "Too many attempts for this username; try again later",
+            "Too many attempts; try again later",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
     except users.UsernameTakenError:

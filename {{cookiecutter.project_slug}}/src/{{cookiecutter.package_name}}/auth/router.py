@@ -5,21 +5,22 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 
 from ..security.passwords import MAX_PASSWORD_LENGTH
+from ..security.throttle import ThrottledError
 from ..security.tokens import IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
 from .accounts import AccountService
 from .client_address import ClientAddress
 {%- if cookiecutter.cookie_auth %}
-from .cookies import clear_session_cookies, refresh_token_from_cookie, set_session_cookies
+from .cookies import (
+    LogoutClaims,
+    clear_session_cookies,
+    refresh_token_from_cookie,
+    set_session_cookies,
+)
 {%- endif %}
 from .dependencies import CurrentClaims, unauthorized
 from .schemas import ErrorResponse, LogoutRequest, RefreshRequest, TokenResponse
-from .service import (
-    AuthService,
-    InvalidCredentialsError,
-    InvalidRefreshTokenError,
-    LoginThrottledError,
-)
+from .service import AuthService, InvalidCredentialsError, InvalidRefreshTokenError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -74,7 +75,7 @@ async def login(
     """Exchange a username and password (OAuth2 password form) for a token pair."""
     try:
         issued = await _service(request).login(username, password, client=client)
-    except LoginThrottledError as exc:
+    except ThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "Too many failed login attempts; try again later",
@@ -121,12 +122,13 @@ async def refresh(
 async def logout(
     request: Request,
     response: Response,
-    claims: CurrentClaims,
+    claims: LogoutClaims,
     client: ClientAddress,
     body: LogoutRequest | None = None,
 ) -> None:
     """End the session: its access and refresh tokens stop working at once, and its cookies
-    are expired."""
+    are expired. The access token (header or cookie) or the refresh cookie names the session,
+    so a browser whose access cookie has expired can still log out."""
     await _service(request).logout(claims, body.refresh_token if body else None, client=client)
     clear_session_cookies(request, response)
 {%- else %}

@@ -11,22 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import audit
 from ..security.passwords import PasswordHasher
-from ..security.revocation import RotateOutcome, TokenStore
-from ..security.throttle import LoginThrottle
+from ..security.revocation import NewSession, RotateOutcome, TokenStore
+from ..security.throttle import LoginThrottle, ThrottledError
 from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from ..users import repository as users
 
 
 class InvalidCredentialsError(Exception):
     """Wrong username or password; deliberately does not say which."""
-
-
-class LoginThrottledError(Exception):
-    """Too many failed logins for this account or address; retry after `retry_after` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 class InvalidRefreshTokenError(Exception):
@@ -48,15 +40,20 @@ class AuthService:
         self._store = store
         self._throttle = throttle
 
-    async def login(self, username: str, password: str, *, client: str) -> IssuedTokens:
-        """Check the password and start a new session; `client` is the caller's address."""
+    async def login(self, username: str, password: str, *, client: str | None) -> IssuedTokens:
+        """Check the password and start a new session; `client` is the caller's address.
+
+        ThrottledError when a limit is reached, InvalidCredentialsError for any other refusal.
+        """
         key = users.username_key(username)
-        # Checked before the password: during a lockout even the right password yields nothing.
-        throttled = await self._throttle.retry_after(key, client)
-        if throttled is not None:
-            retry_after, scope = throttled
-            audit("login_throttled", client=client, reason=scope)
-            raise LoginThrottledError(retry_after)
+        # The attempt takes its slots before the password is checked, and keeps them unless
+        # it succeeds: parallel guesses cannot all be checked before any is counted, and
+        # during a lockout even the right password yields nothing.
+        try:
+            reservation = await self._throttle.reserve(self._throttle.login_limits(key, client))
+        except ThrottledError as exc:
+            audit("login_throttled", client=client, reason=exc.scope)
+            raise
         async with self._sessionmaker() as db:
             user = await users.get_by_username(db, username)
         # Hashing happens with no database connection held: a login storm must not drain the pool.
@@ -64,27 +61,39 @@ class AuthService:
             password, user.password_hash if user else None
         )
         if user is None or not valid or not user.is_active:
-            await self._throttle.record_failure(key, client)
             if user is None:
                 audit("login_failed", client=client, reason="unknown_user")
             else:
                 reason = "inactive" if valid else "bad_password"
                 audit("login_failed", user_id=str(user.id), client=client, reason=reason)
             raise InvalidCredentialsError
-        if new_hash is not None:
-            async with self._sessionmaker() as db:
-                await users.set_password_hash(db, user.id, new_hash)
         user_id = str(user.id)
         session_id = uuid.uuid4().hex
         auth_time = int(time.time())
         issued = self._tokens.issue(user_id, session_id, auth_time)
-        await self._store.start_session(
-            user_id, session_id, issued.refresh_token_id, self._tokens.session_end(auth_time)
+        session = NewSession(
+            user_id=user_id,
+            session_id=session_id,
+            refresh_token_id=issued.refresh_token_id,
+            expires_at=self._tokens.session_end(auth_time),
+            credentials_version=user.credentials_version,
         )
+        # The store starts the session only if the password or account state it was checked
+        # against is still current: a change made while we were hashing wins.
+        if not await self._store.start_session(session):
+            audit("login_failed", user_id=user_id, client=client, reason="credentials_changed")
+            raise InvalidCredentialsError
+        if new_hash is not None:
+            async with self._sessionmaker() as db:
+                await users.replace_password_hash(
+                    db, user.id, verified=user.password_hash, new=new_hash
+                )
+        # Decided: a success gives its slots back, so honest logins never add up to a lockout.
+        await self._throttle.give_back(reservation)
         audit("login_succeeded", user_id=user_id, session_id=session_id, client=client)
         return issued
 
-    async def refresh(self, refresh_token: str, *, client: str) -> IssuedTokens:
+    async def refresh(self, refresh_token: str, *, client: str | None) -> IssuedTokens:
         """Trade a refresh token for a new pair; the old refresh token is spent."""
         try:
             claims = self._tokens.verify_refresh(refresh_token)
@@ -115,8 +124,14 @@ class AuthService:
         )
         return issued
 
-    async def logout(self, access: Claims, refresh_token: str | None, *, client: str) -> None:
-        """End the caller's session, and the refresh token's session if it is another of theirs."""
+    async def logout(
+        self, access: Claims, refresh_token: str | None, *, client: str | None
+    ) -> None:
+        """End the caller's session, and the refresh token's session if it is another of theirs.
+
+        `access` are the claims of the token that authenticated the call: an access token, or
+        in cookie mode possibly the refresh cookie's.
+        """
         await self._store.revoke_session(access.session_id, access.user_id)
         audit("logout", user_id=access.user_id, session_id=access.session_id, client=client)
         if refresh_token:

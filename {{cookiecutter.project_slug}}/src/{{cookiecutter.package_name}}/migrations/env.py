@@ -10,6 +10,9 @@ from {{ cookiecutter.package_name }}.auth import models as auth_models  # noqa: 
 {% endif -%}
 from {{ cookiecutter.package_name }}.config import get_settings
 from {{ cookiecutter.package_name }}.db import Base, async_database_url, create_engine
+{% if cookiecutter.token_store == "database" -%}
+from {{ cookiecutter.package_name }}.security import database_throttle  # noqa: F401 (registers tables)
+{% endif -%}
 from {{ cookiecutter.package_name }}.users import models as user_models  # noqa: F401 (registers tables)
 
 config = context.config

@@ -1,7 +1,14 @@
-"""The token store kept in the application database (the `auth_sessions` table).
+"""The token store kept in the application database (`auth_sessions` and `revocations`).
 
-Revocations reach other workers by a cheap indexed poll of `revoked_at`, at most
-REVOCATION_POLL_SECONDS late, so verifying an access token never waits for the database.
+Revocations reach other workers by a cheap indexed poll, at most REVOCATION_POLL_SECONDS late,
+so verifying an access token never waits for the database. The poll follows the
+`revocations` log by its sequence number, never by a timestamp: numbers are handed out under
+a lock held until commit (`revocation_counter`), so they are in commit order, and a worker
+that has seen number n has seen everything before it. A revocation whose transaction waited
+on a lock, or that was made on a host whose clock is off, is seen like any other.
+
+Times that several hosts compare (session expiry, how long a revocation matters) come from
+the database's clock.
 """
 
 import asyncio
@@ -9,20 +16,37 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..auth.models import AuthSession
-from .revocation import RevokedSessions, RotateOutcome
+from ..auth.models import AuthSession, Revocation, RevocationCounter
+from ..db import database_now, upsert
+from ..users.models import User
+from .revocation import NewSession, RevokedSessions, RotateOutcome
 
 logger = logging.getLogger(__name__)
 
-# A poll re-reads this much of the recent past, so that a revocation whose transaction
-# committed just after the previous poll read its timestamp is not missed.
-_POLL_OVERLAP_SECONDS = 5.0
+# Access tokens of a revoked session stay refused this long past their possible expiry,
+# covering clock skew between the hosts that issue and verify them (and the leeway).
+_REVOCATION_MARGIN_SECONDS = 60
 _PURGE_EVERY_SECONDS = 600.0
+_COUNTER_ID = 1
+
+
+def _issued_under_current_credentials() -> ColumnElement[bool]:
+    """True while the session's user is active and still at the session's credentials version."""
+    return (
+        select(User.id)
+        .where(
+            User.id == AuthSession.user_id,
+            User.is_active.is_(True),
+            User.credentials_version == AuthSession.credentials_version,
+        )
+        .exists()
+    )
 
 
 class DatabaseTokenStore:
@@ -40,78 +64,126 @@ class DatabaseTokenStore:
         self._revoked = revoked
         self._access_ttl = access_ttl
         self._poll_seconds = poll_seconds
+        # The highest revocation number this worker has applied.
+        self._seen = 0
         self._task: asyncio.Task[None] | None = None
 
-    async def start_session(
-        self, user_id: str, session_id: str, refresh_token_id: str, expires_at: int
-    ) -> None:
+    async def start_session(self, session: NewSession) -> bool:
+        user_id = uuid.UUID(session.user_id)
         async with self._sessionmaker() as db, db.begin():
+            # Lock the user's row (and on SQLite the database) while it is checked and the
+            # session recorded: a concurrent password change either commits first, and the
+            # check fails, or waits, and then revokes this session with the others.
+            claimed = await db.execute(
+                update(User)
+                .where(
+                    User.id == user_id,
+                    User.is_active.is_(True),
+                    User.credentials_version == session.credentials_version,
+                )
+                .values(credentials_version=User.credentials_version)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                return False
             db.add(
                 AuthSession(
-                    id=session_id,
-                    user_id=uuid.UUID(user_id),
-                    current_token_id=refresh_token_id,
+                    id=session.session_id,
+                    user_id=user_id,
+                    current_token_id=session.refresh_token_id,
+                    credentials_version=session.credentials_version,
                     created_at=time.time(),
-                    expires_at=expires_at,
+                    expires_at=session.expires_at,
                 )
             )
+        return True
 
     async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
-        now = time.time()
         async with self._sessionmaker() as db, db.begin():
+            live = (
+                AuthSession.id == session_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > database_now(),
+                _issued_under_current_credentials(),
+            )
             # Compare-and-swap: of concurrent refreshes with one token, only the first matches.
             result = await db.execute(
                 update(AuthSession)
-                .where(
-                    AuthSession.id == session_id,
-                    AuthSession.current_token_id == old_token_id,
-                    AuthSession.revoked_at.is_(None),
-                    AuthSession.expires_at > now,
-                )
+                .where(*live, AuthSession.current_token_id == old_token_id)
                 .values(current_token_id=new_token_id)
+                .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
                 return RotateOutcome.ROTATED
-            row = await db.get(AuthSession, session_id)
-            if row is None or row.revoked_at is not None or row.expires_at <= now:
+            if await db.scalar(select(AuthSession.id).where(*live)) is None:
+                # Unknown, revoked, over, or issued under credentials that have changed since.
                 return RotateOutcome.INVALID
             # A validly signed but rotated-out token of a live session: revoke it all.
-            row.revoked_at = now
-        self._revoke_locally([session_id], now)
+            await self._revoke(db, AuthSession.id == session_id)
         return RotateOutcome.REUSED
 
     async def revoke_session(self, session_id: str, user_id: str) -> None:
-        now = time.time()
         async with self._sessionmaker() as db, db.begin():
+            await self._revoke(
+                db, AuthSession.id == session_id, AuthSession.user_id == uuid.UUID(user_id)
+            )
+
+    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+        # The version lives on the user's row, which the caller changed before calling:
+        # start_session and rotate read it there, in their own transactions.
+        async with self._sessionmaker() as db, db.begin():
+            await self._revoke(db, AuthSession.user_id == uuid.UUID(user_id))
+
+    async def _revoke(self, db: AsyncSession, *where: ColumnElement[bool]) -> None:
+        """Mark the live sessions matching `where` revoked and log them, in `db`'s transaction.
+
+        The log's numbers are taken last, just before the commit, so the counter's row is
+        locked for as short a time as possible.
+        """
+        rows = (
             await db.execute(
                 update(AuthSession)
-                .where(
-                    AuthSession.id == session_id,
-                    AuthSession.user_id == uuid.UUID(user_id),
-                    AuthSession.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
+                .where(*where, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=database_now())
+                .returning(AuthSession.id, AuthSession.revoked_at)
+                .execution_options(synchronize_session=False)
             )
-        self._revoke_locally([session_id], now)
+        ).all()
+        if not rows:
+            return
+        statement = upsert(db, RevocationCounter).values(id=_COUNTER_ID, seq=len(rows))
+        last = await db.scalar(
+            statement.on_conflict_do_update(
+                index_elements=[RevocationCounter.id],
+                set_={"seq": RevocationCounter.seq + len(rows)},
+            ).returning(RevocationCounter.seq)
+        )
+        assert last is not None
+        entries = [
+            Revocation(
+                seq=last - len(rows) + number,
+                session_id=session_id,
+                until=revoked_at + self._access_ttl + _REVOCATION_MARGIN_SECONDS,
+            )
+            for number, (session_id, revoked_at) in enumerate(rows, start=1)
+        ]
+        db.add_all(entries)
+        # Refused by this worker at once; the others learn it from their next poll.
+        self._apply(entries)
 
-    async def revoke_user(self, user_id: str) -> None:
-        now = time.time()
-        async with self._sessionmaker() as db, db.begin():
-            live = AuthSession.user_id == uuid.UUID(user_id), AuthSession.revoked_at.is_(None)
-            ids = list(await db.scalars(select(AuthSession.id).where(*live)))
-            await db.execute(update(AuthSession).where(*live).values(revoked_at=now))
-        self._revoke_locally(ids, now)
-
-    def _revoke_locally(self, session_ids: list[str], revoked_at: float) -> None:
-        # Access tokens of the session were all issued before `revoked_at`, so none can be
-        # valid beyond revoked_at + access lifetime: the entry can be forgotten then.
-        for session_id in session_ids:
-            self._revoked.add(session_id, revoked_at + self._access_ttl + 60)
+    def _apply(self, entries: Sequence[Revocation]) -> None:
+        for entry in entries:
+            self._revoked.add(entry.session_id, entry.until)
 
     async def open(self) -> None:
-        started = time.time()
-        await self._load_revocations(since=started - self._access_ttl - 60)
-        self._task = asyncio.create_task(self._poll(since=started - _POLL_OVERLAP_SECONDS))
+        """Load the revocations that still matter, then follow the log in the background."""
+        async with self._sessionmaker() as db:
+            # The counter first: whatever commits after this read has a higher number and
+            # reaches the poll; whatever committed before is in the window read next.
+            self._seen = await db.scalar(select(RevocationCounter.seq)) or 0
+            window = await db.scalars(select(Revocation).where(Revocation.until > database_now()))
+            self._apply(window.all())
+        self._task = asyncio.create_task(self._follow())
 
     async def close(self) -> None:
         if self._task is not None:
@@ -120,27 +192,27 @@ class DatabaseTokenStore:
                 await self._task
             self._task = None
 
-    async def _load_revocations(self, since: float) -> None:
+    async def poll(self) -> None:
+        """Apply every revocation numbered after the last one this worker has seen."""
         async with self._sessionmaker() as db:
-            rows = await db.execute(
-                select(AuthSession.id, AuthSession.revoked_at).where(
-                    AuthSession.revoked_at >= since
+            entries = (
+                await db.scalars(
+                    select(Revocation).where(Revocation.seq > self._seen).order_by(Revocation.seq)
                 )
-            )
-            for session_id, revoked_at in rows:
-                self._revoke_locally([session_id], revoked_at)
+            ).all()
+        self._apply(entries)
+        if entries:
+            self._seen = entries[-1].seq
 
-    async def _poll(self, since: float) -> None:
-        """Pull revocations made by other workers, and now and then purge what has expired."""
+    async def _follow(self) -> None:
+        """Poll for other workers' revocations, and now and then purge what has expired."""
         last_purge = time.monotonic()
         while True:
             await asyncio.sleep(self._poll_seconds)
-            started = time.time()
             try:
-                await self._load_revocations(since)
-                since = started - _POLL_OVERLAP_SECONDS
+                await self.poll()
                 if time.monotonic() - last_purge > _PURGE_EVERY_SECONDS:
-                    await self._purge(started)
+                    await self._purge()
                     last_purge = time.monotonic()
             # A database outage must not end the task: this worker would then never again
             # learn of other workers' revocations. OSError: connection failures some drivers
@@ -148,9 +220,11 @@ class DatabaseTokenStore:
             except (SQLAlchemyError, OSError):
                 logger.exception("could not poll revocations; retrying")
 
-    async def _purge(self, now: float) -> None:
-        self._revoked.purge(now)
+    async def _purge(self) -> None:
+        self._revoked.purge()
         async with self._sessionmaker() as db, db.begin():
+            now = database_now()
+            await db.execute(delete(Revocation).where(Revocation.until < now))
             await db.execute(
                 delete(AuthSession).where(AuthSession.expires_at < now - self._access_ttl)
             )

@@ -1,18 +1,25 @@
-"""The token store kept in Redis: sessions, their refresh tokens, revocations, login throttling.
+"""The token store kept in Redis: sessions, their refresh tokens, revocations.
 
 Keys (all under REDIS_KEY_PREFIX, so several services can share one Redis):
-  session:<sid>       hash {user, current, expires_at}; expires on its own after the session
-  user:<uid>          set of the user's session ids, for "log out everywhere"
+  session:<sid>       hash {user, current, expires_at, cv}; expires on its own after the
+                      session's last access token could have
+  user:<uid>          set of the user's session ids, for "log out everywhere"; it lives at
+                      least as long as the longest-lived session it lists
+  credentials:<uid>   the user's credentials version, written on every password or account
+                      change: a session of an older version can neither start nor rotate
   revoked             sorted set sid -> time until which the session's access tokens must be
-                      refused; a worker loads it at start
+                      refused; a worker loads it at start and after every reconnect
   revocations         pub/sub channel: every revocation is published the moment it is made
+
+Times are Redis's own (TIME inside the scripts), the one clock all hosts share: a worker whose
+clock is off can neither shorten how long a revocation is kept nor purge other entries early.
 
 Each worker subscribes to the channel and proves the subscription is alive with a PING on it
 every REVOCATION_POLL_SECONDS (a PONG comes back after every message published before it).
 While that proof is older than two intervals, or the connection is down, access tokens are
 refused with 503 rather than accepted unchecked: the worker fails closed, and recovers by
-itself when Redis answers again. Scripts build key names from the prefix, so this store needs
-a single Redis (or its primary), not Redis Cluster.
+itself when Redis answers again, catching up from the `revoked` set. Scripts build key names
+from the prefix, so this store needs a single Redis 7+ (or its primary), not Redis Cluster.
 """
 
 import asyncio
@@ -22,31 +29,44 @@ import math
 import time
 from collections.abc import Mapping
 
-from limits.aio.storage import RedisStorage, Storage
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ..auth.authenticator import AuthenticationError
-from .revocation import RevokedSessions, RotateOutcome
+from .revocation import NewSession, RevokedSessions, RotateOutcome
 
 logger = logging.getLogger(__name__)
 
 # A hung Redis must turn into a quick 503, not a request that waits forever.
 _SOCKET_TIMEOUT_SECONDS = 2.0
 # Access tokens of a revoked session stay refused this long past their possible expiry,
-# covering clock skew between workers (and the verifier's leeway).
+# covering clock skew between the hosts that issue and verify them (and the leeway).
 _REVOCATION_MARGIN_SECONDS = 60
 _RECONNECT_DELAY_SECONDS = (0.05, 1.0)
 _PURGE_EVERY_SECONDS = 600.0
 
-# Revoke the live sessions among `sids`: forget them (so their refresh tokens fail), list
-# them as revoked until `until_time`, tell every worker, and return their ids.
-_REVOKE_LUA = """
-local function revoke(prefix, now, until_time, until_int, sids)
-  local revoked = {}
+# Every script starts with ARGV[1] = key prefix, ARGV[2] = seconds a revocation is kept.
+# `now` and `until_time` are Redis's clock.
+_PRELUDE = """
+local prefix = ARGV[1]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local until_time = now + tonumber(ARGV[2])
+
+-- Keep `key` at least until `at` (seconds): never shorten a lifetime another call set.
+local function keep_until(key, at)
+  if redis.call('EXPIRETIME', key) < at then
+    redis.call('EXPIREAT', key, at)
+  end
+end
+
+-- Revoke the live sessions among `sids`: forget them (so their refresh tokens fail), list
+-- them as revoked until `until_time`, tell every worker. Returns {until_time, sid...}.
+local function revoke(sids)
+  local revoked = {string.format('%.6f', until_time)}
   for _, sid in ipairs(sids) do
     local key = prefix .. 'session:' .. sid
     local user = redis.call('HGET', key, 'user')
@@ -57,58 +77,106 @@ local function revoke(prefix, now, until_time, until_int, sids)
       table.insert(revoked, sid)
     end
   end
-  if #revoked > 0 then
+  if #revoked > 1 then
     redis.call('ZREMRANGEBYSCORE', prefix .. 'revoked', '-inf', now)
-    redis.call('EXPIREAT', prefix .. 'revoked', until_int)
-    redis.call('PUBLISH', prefix .. 'revocations', until_time .. ' ' .. table.concat(revoked, ' '))
+    keep_until(prefix .. 'revoked', math.ceil(until_time))
+    redis.call('PUBLISH', prefix .. 'revocations', table.concat(revoked, ' '))
   end
   return revoked
 end
+
+-- The user's credentials version as Redis knows it (0 until the first change).
+local function credentials_version(user)
+  return tonumber(redis.call('GET', prefix .. 'credentials:' .. user) or '0')
+end
 """
 
-# ARGV: prefix, now, until, until_int, old token id, new token id, session id.
-_ROTATE_LUA = (
-    _REVOKE_LUA
+# ARGV: prefix, keep, user id, session id, refresh token id, expires_at, credentials version.
+_START_SESSION_LUA = (
+    _PRELUDE
     + """
-local key = ARGV[1] .. 'session:' .. ARGV[7]
-local session = redis.call('HMGET', key, 'current', 'expires_at')
-if not session[1] or tonumber(session[2]) <= tonumber(ARGV[2]) then
+local user, sid, cv = ARGV[3], ARGV[4], tonumber(ARGV[7])
+if credentials_version(user) > cv then
+  return 0
+end
+local key = prefix .. 'session:' .. sid
+-- Kept past the session's end for as long as its last access token can live, so a logout
+-- then still revokes that token.
+local keep = tonumber(ARGV[6]) + tonumber(ARGV[2])
+redis.call('HSET', key, 'user', user, 'current', ARGV[5], 'expires_at', ARGV[6], 'cv', cv)
+redis.call('EXPIREAT', key, keep)
+redis.call('SADD', prefix .. 'user:' .. user, sid)
+keep_until(prefix .. 'user:' .. user, keep)
+return 1
+"""
+)
+
+# ARGV: prefix, keep, old token id, new token id, session id.
+_ROTATE_LUA = (
+    _PRELUDE
+    + """
+local key = prefix .. 'session:' .. ARGV[5]
+local session = redis.call('HMGET', key, 'current', 'expires_at', 'user', 'cv')
+if not session[1] or tonumber(session[2]) <= now then
   return 'invalid'
 end
-if session[1] == ARGV[5] then
-  redis.call('HSET', key, 'current', ARGV[6])
+if credentials_version(session[3]) > tonumber(session[4] or '0') then
+  -- Issued under a password or account state that has changed since.
+  revoke({ARGV[5]})
+  return 'invalid'
+end
+if session[1] == ARGV[3] then
+  redis.call('HSET', key, 'current', ARGV[4])
   return 'rotated'
 end
-if session[1] == ARGV[6] then
+if session[1] == ARGV[4] then
   -- This very call already succeeded and only its reply was lost: retrying must not look
-  -- like reuse. Token ids are random, so nobody else can know ARGV[6].
+  -- like reuse. Token ids are random, so nobody else can know ARGV[4].
   return 'rotated'
 end
-revoke(ARGV[1], ARGV[2], ARGV[3], ARGV[4], {ARGV[7]})
+revoke({ARGV[5]})
 return 'reused'
 """
 )
 
-# ARGV: prefix, now, until, until_int, user id, session id.
+# ARGV: prefix, keep, user id, session id.
 _REVOKE_SESSION_LUA = (
-    _REVOKE_LUA
+    _PRELUDE
     + """
-if redis.call('HGET', ARGV[1] .. 'session:' .. ARGV[6], 'user') ~= ARGV[5] then
+if redis.call('HGET', prefix .. 'session:' .. ARGV[4], 'user') ~= ARGV[3] then
   return {}
 end
-return revoke(ARGV[1], ARGV[2], ARGV[3], ARGV[4], {ARGV[6]})
+return revoke({ARGV[4]})
 """
 )
 
-# ARGV: prefix, now, until, until_int, user id.
+# ARGV: prefix, keep, user id, and the user's new credentials version or ''.
 _REVOKE_USER_LUA = (
-    _REVOKE_LUA
+    _PRELUDE
     + """
-local sessions = redis.call('SMEMBERS', ARGV[1] .. 'user:' .. ARGV[5])
-redis.call('DEL', ARGV[1] .. 'user:' .. ARGV[5])
-return revoke(ARGV[1], ARGV[2], ARGV[3], ARGV[4], sessions)
+local user = ARGV[3]
+if ARGV[4] ~= '' and tonumber(ARGV[4]) > credentials_version(user) then
+  -- Kept for good: one small key per user whose credentials ever changed.
+  redis.call('SET', prefix .. 'credentials:' .. user, ARGV[4])
+end
+local sessions = redis.call('SMEMBERS', prefix .. 'user:' .. user)
+redis.call('DEL', prefix .. 'user:' .. user)
+return revoke(sessions)
 """
 )
+
+
+def redis_client(redis_url: str) -> Redis:
+    """A client for commands: one immediate retry heals a pooled connection that Redis closed
+    while restarting; more would only delay the 503 while Redis is really down. Every script
+    here is safe to run twice."""
+    return Redis.from_url(
+        redis_url,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 1),
+        socket_timeout=_SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=_SOCKET_TIMEOUT_SECONDS,
+    )
 
 
 class RevocationViewStaleError(AuthenticationError):
@@ -150,11 +218,8 @@ class SyncedRevokedSessions(RevokedSessions):
 
 
 class RedisTokenStore:
-    """TokenStore on Redis: atomic Lua scripts for rotation and revocation, pub/sub to spread it.
-
-    The store owns every connection to Redis, the login throttle's included, so `close()`
-    releases them all.
-    """
+    """TokenStore on Redis: atomic Lua scripts for sessions and revocations, pub/sub to spread
+    them. The store owns its connections, and `close()` releases them."""
 
     def __init__(
         self,
@@ -167,31 +232,21 @@ class RedisTokenStore:
     ) -> None:
         self._revoked = revoked
         self._prefix = key_prefix
-        self._access_ttl = access_ttl
+        # Access tokens of the session were all issued before it was revoked, so none can be
+        # valid beyond that moment + access lifetime: the revocation can be forgotten then.
+        self._keep_revoked = access_ttl + _REVOCATION_MARGIN_SECONDS
         self._poll_seconds = poll_seconds
-        timeouts = {
-            "socket_timeout": _SOCKET_TIMEOUT_SECONDS,
-            "socket_connect_timeout": _SOCKET_TIMEOUT_SECONDS,
-        }
-        # One immediate retry heals a pooled connection that Redis closed while restarting;
-        # more would only delay the 503 while Redis is really down. Every script is safe to
-        # run twice.
-        self._redis = Redis.from_url(
-            redis_url, decode_responses=True, retry=Retry(NoBackoff(), 1), **timeouts
-        )
+        self._redis = redis_client(redis_url)
         # No retries at all for the subscriber: redis-py would silently re-subscribe, and the
         # revocations published while it was away would be lost without the reload below.
         # Bytes, not decoded strings: redis-py misreads a PONG's payload when decoding.
-        self._subscriber = Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0), **timeouts)
-        self._throttle_pool = ConnectionPool.from_url(
-            redis_url, retry=Retry(NoBackoff(), 1), **timeouts
+        self._subscriber = Redis.from_url(
+            redis_url,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=_SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=_SOCKET_TIMEOUT_SECONDS,
         )
-        self.throttle_storage: Storage = RedisStorage(
-            f"async+{redis_url}",
-            implementation="redispy",
-            key_prefix=f"{key_prefix}throttle",
-            connection_pool=self._throttle_pool,
-        )
+        self._start_session = self._redis.register_script(_START_SESSION_LUA)
         self._rotate = self._redis.register_script(_ROTATE_LUA)
         self._revoke_session = self._redis.register_script(_REVOKE_SESSION_LUA)
         self._revoke_user = self._redis.register_script(_REVOKE_USER_LUA)
@@ -200,51 +255,43 @@ class RedisTokenStore:
     def _key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
-    def _revocation_args(self) -> list[str | float | int]:
-        # Access tokens of the session were all issued before now, so none can be valid
-        # beyond now + access lifetime: the revocation can be forgotten after that.
-        now = time.time()
-        until = now + self._access_ttl + _REVOCATION_MARGIN_SECONDS
-        return [self._prefix, repr(now), repr(until), math.ceil(until)]
+    def _args(self, *args: str | int) -> list[str | int]:
+        return [self._prefix, self._keep_revoked, *args]
 
-    def _apply(self, until: float, session_ids: list[str]) -> None:
-        for session_id in session_ids:
-            self._revoked.add(session_id, until)
+    def _apply(self, revoked: list[str]) -> None:
+        """Apply a script's or a message's `[until, session id...]` (empty: nothing revoked)."""
+        if revoked:
+            until, *session_ids = revoked
+            for session_id in session_ids:
+                self._revoked.add(session_id, float(until))
 
-    async def start_session(
-        self, user_id: str, session_id: str, refresh_token_id: str, expires_at: int
-    ) -> None:
-        # Kept past the session's end for as long as its last access token can live, so a
-        # logout then still revokes that token.
-        keep_until = expires_at + self._access_ttl + _REVOCATION_MARGIN_SECONDS
-        session_key, user_key = self._key("session", session_id), self._key("user", user_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                session_key,
-                mapping={"user": user_id, "current": refresh_token_id, "expires_at": expires_at},
+    async def start_session(self, session: NewSession) -> bool:
+        started = await self._start_session(
+            args=self._args(
+                session.user_id,
+                session.session_id,
+                session.refresh_token_id,
+                session.expires_at,
+                session.credentials_version,
             )
-            pipe.expireat(session_key, keep_until)
-            pipe.sadd(user_key, session_id)
-            # Sessions all last as long, so the newest one decides when the set can go.
-            pipe.expireat(user_key, keep_until)
-            await pipe.execute()
+        )
+        return started == 1
 
     async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
-        args = self._revocation_args()
         outcome = RotateOutcome(
-            await self._rotate(args=[*args, old_token_id, new_token_id, session_id])
+            await self._rotate(args=self._args(old_token_id, new_token_id, session_id))
         )
-        if outcome is RotateOutcome.REUSED:
-            self._apply(float(args[2]), [session_id])
+        if outcome is not RotateOutcome.ROTATED:
+            # Refused at once by this worker too (the others learn it from the channel).
+            self._revoked.add(session_id, time.time() + self._keep_revoked)
         return outcome
 
     async def revoke_session(self, session_id: str, user_id: str) -> None:
-        args = self._revocation_args()
-        self._apply(float(args[2]), await self._revoke_session(args=[*args, user_id, session_id]))
+        self._apply(await self._revoke_session(args=self._args(user_id, session_id)))
 
-    async def revoke_user(self, user_id: str) -> None:
-        args = self._revocation_args()
-        self._apply(float(args[2]), await self._revoke_user(args=[*args, user_id]))
+    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+        version = "" if credentials_version is None else credentials_version
+        self._apply(await self._revoke_user(args=self._args(user_id, version)))
 
     async def open(self) -> None:
         """Start following revocations; returns once the first attempt to sync is over.
@@ -265,7 +312,7 @@ class RedisTokenStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for close in (self._redis.aclose, self._subscriber.aclose, self._throttle_pool.aclose):
+        for close in (self._redis.aclose, self._subscriber.aclose):
             # Shutting down: a connection that Redis already dropped needs no goodbye.
             with contextlib.suppress(RedisError, OSError):
                 await close()
@@ -316,15 +363,13 @@ class RedisTokenStore:
             if message["type"] == "pong":
                 self._revoked.confirm(float(message["data"]))
             elif message["type"] == "message":
-                until, *session_ids = message["data"].decode().split()
-                self._apply(float(until), session_ids)
+                self._apply(message["data"].decode().split())
         if self._revoked.is_stale():
             # Connected but silent (a hung server or a dead network path): start over.
             raise TimeoutError("no PONG on the revocation subscription")
 
     async def _load_revocations(self) -> None:
-        entries = await self._redis.zrangebyscore(
-            self._key("revoked"), time.time(), "+inf", withscores=True
-        )
+        """Catch up: every revocation still kept, whatever this worker missed while away."""
+        entries = await self._redis.zrange(self._key("revoked"), 0, -1, withscores=True)
         for session_id, until in entries:
             self._revoked.add(session_id, until)

@@ -9,6 +9,7 @@ per request. Stores keep that in-memory list in sync across workers.
 
 import enum
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -42,25 +43,44 @@ class RevokedSessions:
         return len(self._until)
 
 
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session about to start, and the credentials version its login was checked against."""
+
+    user_id: str
+    session_id: str
+    refresh_token_id: str
+    # Absolute end of the session (login + REFRESH_TOKEN_DAYS), never extended by refreshing.
+    expires_at: int
+    credentials_version: int
+
+
 class TokenStore(Protocol):
     """Where sessions and their refresh tokens live (the database or Redis)."""
 
-    async def start_session(
-        self, user_id: str, session_id: str, refresh_token_id: str, expires_at: int
-    ) -> None:
-        """Record a new session and its first refresh token."""
+    async def start_session(self, session: NewSession) -> bool:
+        """Record a new session and its first refresh token, in one atomic step with the check
+        that the user's credentials version is still `session.credentials_version`.
+
+        False, and nothing recorded, when the password or account state changed meanwhile.
+        """
 
     async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
         """Atomically retire `old_token_id` and register `new_token_id` in its place.
 
-        Of several concurrent calls with the same old token, at most one returns ROTATED.
+        Of several concurrent calls with the same old token, at most one returns ROTATED; none
+        does once the user's credentials changed after the session started.
         """
 
     async def revoke_session(self, session_id: str, user_id: str) -> None:
         """Revoke one session of `user_id` (other users' sessions are left alone)."""
 
-    async def revoke_user(self, user_id: str) -> None:
-        """Revoke every session of a user (logout everywhere, password change)."""
+    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+        """Revoke every session of a user (logout everywhere, password change).
+
+        `credentials_version`, after a credentials change, is the user's new version: from
+        then on no session of an older version may start or rotate, wherever it was checked.
+        """
 
     async def open(self) -> None:
         """Load current revocations, then keep copying those made by any worker."""

@@ -20,4 +20,8 @@ class User(Base):
     username_key: Mapped[str] = mapped_column(String(4 * MAX_USERNAME_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Raised by every change to the password or the account's state. A session starts, and a
+    # refresh token rotates, only while the version it was issued under is still current, so
+    # a login that was already hashing when the password changed cannot outlive the change.
+    credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

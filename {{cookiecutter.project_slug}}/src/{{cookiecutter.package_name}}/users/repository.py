@@ -67,13 +67,41 @@ async def create(session: AsyncSession, username: str, password_hash: str) -> Us
     return user
 
 
-async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> None:
-    await session.execute(
-        update(User).where(User.id == user_id).values(password_hash=password_hash)
+async def change_password(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> int:
+    """Store a new password hash; returns the user's new credentials version."""
+    return await _change_credentials(session, user_id, password_hash=password_hash)
+
+
+async def set_active(session: AsyncSession, user_id: uuid.UUID, *, active: bool) -> int:
+    """Activate or deactivate the user; returns the user's new credentials version."""
+    return await _change_credentials(session, user_id, is_active=active)
+
+
+async def _change_credentials(session: AsyncSession, user_id: uuid.UUID, **values: object) -> int:
+    version = await session.scalar(
+        update(User)
+        .where(User.id == user_id)
+        .values(credentials_version=User.credentials_version + 1, **values)
+        .returning(User.credentials_version)
     )
     await session.commit()
+    if version is None:
+        raise LookupError(user_id)
+    return version
 
 
-async def set_active(session: AsyncSession, user_id: uuid.UUID, *, active: bool) -> None:
-    await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+async def replace_password_hash(
+    session: AsyncSession, user_id: uuid.UUID, *, verified: str, new: str
+) -> bool:
+    """Rehash on login: store `new` only if the stored hash is still the one just verified.
+
+    Compare-and-set, so that a login with the old password that finishes after a password
+    change cannot write the old password back. Not a credentials change: no version bump.
+    """
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.password_hash == verified)
+        .values(password_hash=new)
+    )
     await session.commit()
+    return result.rowcount == 1

@@ -1,4 +1,4 @@
-"""Initial tables: users{% if cookiecutter.token_store == "database" %} and auth_sessions{% endif %}.
+"""Initial tables: users{% if cookiecutter.token_store == "database" %}, sessions, revocations and login throttling{% endif %}.
 
 Revision ID: 0001
 Revises:
@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("username_key", sa.String(length=1016), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("credentials_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username_key"),
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("current_token_id", sa.String(length=32), nullable=False),
+        sa.Column("credentials_version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.Column("revoked_at", sa.Float(), nullable=True),
@@ -41,13 +43,44 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_auth_sessions_user_id", "auth_sessions", ["user_id"])
-    op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"])
+    op.create_table(
+        "revocations",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("session_id", sa.String(length=32), nullable=False),
+        sa.Column("until", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    op.create_index("ix_revocations_until", "revocations", ["until"])
+    op.create_table(
+        "revocation_counter",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "throttle_buckets",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("touched_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
+        "throttle_attempts",
+        sa.Column("bucket", sa.String(length=64), nullable=False),
+        sa.Column("attempt_id", sa.String(length=32), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("bucket", "attempt_id"),
+    )
+    op.create_index(
+        "ix_throttle_attempts_bucket_expires_at", "throttle_attempts", ["bucket", "expires_at"]
+    )
+    op.create_index("ix_throttle_attempts_expires_at", "throttle_attempts", ["expires_at"])
 {%- endif %}
 
 
 def downgrade() -> None:
 {%- if cookiecutter.token_store == "database" %}
-    op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
+    for table in ("throttle_attempts", "throttle_buckets", "revocation_counter", "revocations"):
+        op.drop_table(table)
     op.drop_index("ix_auth_sessions_user_id", table_name="auth_sessions")
     op.drop_table("auth_sessions")
 {%- endif %}

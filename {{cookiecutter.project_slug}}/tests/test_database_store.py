@@ -1,0 +1,146 @@
+"""The database token store: revocations reach every worker in commit order, whatever the
+clocks say, and a session rotates only under the credentials it was issued for."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from unittest import mock
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, update
+
+from {{ cookiecutter.package_name }}.auth.models import AuthSession, Revocation
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.security.database_store import DatabaseTokenStore
+from {{ cookiecutter.package_name }}.users.models import User
+
+from conftest import bearer, login, running
+
+POLL_SECONDS = 0.05  # the test settings' REVOCATION_POLL_SECONDS
+
+
+@contextmanager
+def _clock_off_by(seconds: float) -> Iterator[None]:
+    """This process's wall clock `seconds` off, as on a host whose clock has drifted."""
+    real = time.time
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: real() + seconds)
+        yield
+
+
+@asynccontextmanager
+async def _other_worker(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(settings) as (_, http):
+        yield http
+
+
+async def _refused_within(http: httpx.AsyncClient, token: str, seconds: float) -> float:
+    """Seconds until `http`'s app refuses `token`; fails the test past `seconds`."""
+    started = time.monotonic()
+    while (await http.get("/protected", headers=bearer(token))).status_code != 401:
+        assert time.monotonic() - started < seconds, f"still accepted after {seconds} s"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def test_a_revocation_that_commits_late_still_reaches_every_worker(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, user_id: str
+) -> None:
+    """The logout's transaction is held open (as by a lock or a slow disk) while the other
+    worker polls again and again, and this process's clock jumps a minute ahead: a poll by
+    timestamp would have moved past the revocation before it committed."""
+    tokens = (await login(client)).json()
+    async with _other_worker(settings) as other:
+        assert (await other.get("/protected", headers=bearer(tokens["access_token"]))).is_success
+        store: DatabaseTokenStore = app.state.auth._store
+        held, release = asyncio.Event(), asyncio.Event()
+        revoke = store._revoke
+
+        async def slow_revoke(*args: object) -> None:
+            await revoke(*args)  # type: ignore[arg-type]
+            held.set()
+            await release.wait()  # still inside the transaction: nothing is committed
+
+        with mock.patch.object(store, "_revoke", slow_revoke):
+            logout = asyncio.ensure_future(
+                client.post("/auth/logout", headers=bearer(tokens["access_token"]))
+            )
+            await held.wait()
+            with _clock_off_by(60):
+                # Several polls of the other worker pass while the revocation is uncommitted.
+                await asyncio.sleep(10 * POLL_SECONDS)
+                assert (
+                    await other.get("/protected", headers=bearer(tokens["access_token"]))
+                ).is_success
+                release.set()
+                assert (await logout).status_code == 204
+                delay = await _refused_within(other, tokens["access_token"], POLL_SECONDS + 1)
+    assert delay <= POLL_SECONDS + 1
+
+
+async def test_a_revocation_made_with_a_clock_minutes_off_reaches_every_worker(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, user_id: str
+) -> None:
+    tokens = [(await login(client)).json() for _ in range(2)]
+    async with _other_worker(settings) as other:
+        for pair, skew in zip(tokens, (-600, 600), strict=True):
+            with _clock_off_by(skew):
+                logout = await client.post("/auth/logout", headers=bearer(pair["access_token"]))
+            assert logout.status_code == 204
+            await _refused_within(other, pair["access_token"], POLL_SECONDS + 1)
+
+
+async def test_a_worker_started_later_loads_the_revocations_that_still_matter(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, user_id: str
+) -> None:
+    tokens = (await login(client)).json()
+    with _clock_off_by(-600):
+        assert (
+            await client.post("/auth/logout", headers=bearer(tokens["access_token"]))
+        ).status_code == 204
+    async with _other_worker(settings) as other:
+        response = await other.get("/protected", headers=bearer(tokens["access_token"]))
+        assert response.status_code == 401
+
+
+async def test_revocations_are_numbered_in_commit_order(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    sessions = [(await login(client)).json() for _ in range(5)]
+    await asyncio.gather(
+        *(client.post("/auth/logout", headers=bearer(s["access_token"])) for s in sessions)
+    )
+    async with app.state.sessionmaker() as db:
+        numbers = list(await db.scalars(select(Revocation.seq).order_by(Revocation.seq)))
+    assert numbers == list(range(numbers[0], numbers[0] + 5))
+
+
+async def test_a_session_of_older_credentials_cannot_rotate(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    """Even if a credentials change somehow left a session unrevoked (an UPDATE made behind
+    the service's back), the rotation checks the version in the same statement."""
+    tokens = (await login(client)).json()
+    async with app.state.sessionmaker() as db, db.begin():
+        await db.execute(update(User).values(credentials_version=User.credentials_version + 1))
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+    async with app.state.sessionmaker() as db:
+        session = await db.scalar(select(AuthSession))
+    assert session is not None
+    assert session.revoked_at is None  # refused by the check, not by a revocation
+
+
+async def test_every_worker_sees_every_revocation(
+    client: httpx.AsyncClient, settings: Settings, user_id: str
+) -> None:
+    tokens = [(await login(client)).json() for _ in range(3)]
+    async with running(settings) as (_, second), running(settings) as (_, third):
+        for pair in tokens:
+            await client.post("/auth/logout", headers=bearer(pair["access_token"]))
+        for worker in (second, third):
+            for pair in tokens:
+                await _refused_within(worker, pair["access_token"], POLL_SECONDS + 1)
