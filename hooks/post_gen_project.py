@@ -28,34 +28,52 @@ SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     # Each database is made unreachable its own way: the SQLite file moved away, or a
     # PostgreSQL URL whose port refuses connections.
-    ("database", "sqlite"): ("tests/test_faults.py",),
-    ("database", "postgresql"): ("tests/postgres_db.py", "tests/test_faults_postgres.py"),
+    ("database", "sqlite"): (
+        "src/{package}/db/sqlite.py",
+        "tests/database_sqlite.py",
+        "tests/test_faults.py",
+    ),
+    ("database", "postgresql"): (
+        "src/{package}/db/postgresql.py",
+        "tests/database_postgresql.py",
+        "tests/postgres_db.py",
+        "tests/test_faults_postgres.py",
+    ),
     # Redis holds the sessions and throttling itself: no auth_sessions, revocations or throttle
-    # tables, models or database store.
+    # tables, models, migration or database store.
     ("token_store", "database"): (
-        "src/{package}/security/database_store.py",
+        "src/{package}/auth/stores/database.py",
+        "src/{package}/auth/stores/database_tables.py",
         "src/{package}/security/database_throttle.py",
-        "src/{package}/auth/models.py",
+        "src/{package}/migrations/versions/0002_database_store.py",
+        "tests/store_database.py",
         "tests/test_database_store.py",
     ),
     ("token_store", "redis"): (
-        "src/{package}/security/redis_store.py",
+        "src/{package}/auth/stores/redis.py",
         "src/{package}/security/redis_throttle.py",
+        "tests/store_redis.py",
         "tests/test_redis_store.py",
     ),
     ("use_middleware", True): (
         "src/{package}/auth/middleware.py",
         "tests/test_middleware.py",
     ),
+    # One way for tokens to travel: cookies (which also take bearer headers), or bearer only.
     ("cookie_auth", True): (
-        "src/{package}/auth/cookies.py",
+        "src/{package}/auth/transport/cookies.py",
         "tests/test_cookies.py",
     ),
+    ("cookie_auth", False): ("src/{package}/auth/transport/bearer.py",),
     ("allow_registration", True): (
-        "src/{package}/auth/registration.py",
+        "src/{package}/auth/registration/__init__.py",
+        "src/{package}/auth/registration/exceptions.py",
+        "src/{package}/auth/registration/router.py",
+        "src/{package}/auth/registration/schemas.py",
+        "src/{package}/auth/registration/service.py",
+        "src/{package}/users/common_passwords.txt",
+        "src/{package}/users/password_policy.py",
         "tests/test_registration.py",
-        "src/{package}/security/common_passwords.txt",
-        "src/{package}/security/password_policy.py",
     ),
 }
 

@@ -12,13 +12,8 @@ are searched for the tokens issued during the test and for every known password.
 """
 
 import logging
-{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
-import os
-{%- endif %}
 import secrets
-{%- if cookiecutter.database == "sqlite" %}
-import shutil
-{%- endif %}
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -26,31 +21,26 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any{% if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}, NoReturn{% endif %}
+from types import ModuleType
+from typing import Any
 from unittest import mock
 
 import httpx
 import jwt
 import pytest
 import pytest_asyncio
-{%- if cookiecutter.token_store == "redis" %}
-import redis
-{%- endif %}
 from fastapi import FastAPI
-{%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy.exc import SQLAlchemyError
-{%- endif %}
 
-{% if cookiecutter.database == "postgresql" -%}
-import postgres_db
-{% endif -%}
-from {{ cookiecutter.package_name }}.cli import alembic_config
+from {{ cookiecutter.package_name }}.auth.services import Services
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import key_files
 from {{ cookiecutter.package_name }}.security.keys import Key, hmac_key, load_private_key
 from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens, TokenService
 from {{ cookiecutter.package_name }}.users import repository as users
+
+# The database's and the token store's fixtures, for the ones this project was generated with.
+pytest_plugins = ["database_{{ cookiecutter.database }}", "store_{{ cookiecutter.token_store }}"]
 
 SECRET_KEY = secrets.token_urlsafe(48)
 PASSWORD = "correct horse battery staple"
@@ -91,23 +81,6 @@ KNOWN_SECRETS: set[str] = {SECRET_KEY, PASSWORD}
 # The test's own HTTP client logs request URLs; those are not the service's logs, and attack
 # tests deliberately put tokens in URLs.
 _CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
-{%- if cookiecutter.token_store == "redis" %}
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-# One prefix per run (per xdist worker): runs sharing a Redis never see each other's keys.
-REDIS_KEY_PREFIX = f"{{ cookiecutter.package_name }}-test-{secrets.token_hex(4)}:"
-# Apps shared by a module keep their keys apart, out of reach of `_fresh_redis`.
-SHARED_REDIS_KEY_PREFIX = f"{{ cookiecutter.package_name }}-shared-test-{secrets.token_hex(4)}:"
-{%- endif %}
-{%- if cookiecutter.database == "postgresql" or cookiecutter.token_store == "redis" %}
-
-
-def require_service(problem: str) -> NoReturn:
-    """Skip a test whose server is not running; with REQUIRE_SERVICES=1 (CI), fail it instead,
-    so that a missing server can never turn a red run into a green one."""
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{problem} (REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(problem)
-{%- endif %}
 
 
 def find_leaks(records: Iterable[logging.LogRecord], secrets_: Iterable[str]) -> list[str]:
@@ -150,70 +123,11 @@ def _no_secrets_in_logs(
     assert not leaks, f"secrets in log records: {leaks}"
 
 
-{% if cookiecutter.database == "postgresql" -%}
-@pytest.fixture(scope="session")
-def postgres_server() -> str:
-    """The test server's URL, once it has answered."""
-    server = postgres_db.server_url()
-    try:
-        postgres_db.check(server)
-    except (OSError, SQLAlchemyError) as exc:
-        require_service(
-            f"PostgreSQL is not reachable at {postgres_db.display(server)} "
-            f"(set TEST_DATABASE_URL): {type(exc).__name__}"
-        )
-    return server
-
-
-@pytest.fixture(scope="session")
-def migrated_db(postgres_server: str) -> Iterator[str]:
-    """A database created and migrated once per run (per xdist worker), dropped at the end."""
-    from alembic import command
-
-    with postgres_db.temporary_database(postgres_server) as database:
-        command.upgrade(alembic_config(database), "head")
-        yield database
-
-
-@pytest.fixture(scope="module")
-def module_database_url(postgres_server: str) -> Iterator[str]:
-    """A migrated database of one module's own, for the app the module shares."""
-    from alembic import command
-
-    with postgres_db.temporary_database(postgres_server) as database:
-        command.upgrade(alembic_config(database), "head")
-        yield database
-
-
-@pytest.fixture
-def empty_database_url(postgres_server: str) -> Iterator[str]:
-    """A database without tables, as before `migrate`."""
-    with postgres_db.temporary_database(postgres_server) as database:
-        yield database
-{%- else -%}
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file migrated once; each test gets a copy, which is far faster."""
-    from alembic import command
-
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
-    return path
-
-
-@pytest.fixture(scope="module")
-def module_database_url(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> str:
-    """A copy of the migrated database for the app one module shares."""
-    path = tmp_path_factory.mktemp("module") / "test.db"
-    shutil.copyfile(migrated_db, path)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture
-def empty_database_url(tmp_path: Path) -> str:
-    """A database without tables, as before `migrate`."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-{%- endif %}
+def _store() -> ModuleType:
+    """The token store's plugin module, imported once pytest has loaded it as a plugin (an
+    import at the top of this file would come first, and pytest could not rewrite its
+    asserts)."""
+    return sys.modules["store_{{ cookiecutter.token_store }}"]
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -225,61 +139,13 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
-        "revocation_poll_seconds": {% if cookiecutter.token_store == "redis" %}0.5{% else %}0.05{% endif %},
-{%- if cookiecutter.token_store == "redis" %}
-        "redis_url": REDIS_URL,
-        "redis_key_prefix": REDIS_KEY_PREFIX,
-{%- endif %}
     }
+    values.update(_store().STORE_SETTINGS)
     values.update(overrides)
     if values["jwt_algorithm"] != "HS256":
         values.setdefault("private_key_path", key_file(str(values["jwt_algorithm"])))
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
-
-{% if cookiecutter.database == "postgresql" -%}
-@pytest.fixture
-def database_url(migrated_db: str) -> str:
-    """The run's database, emptied: far cheaper than a new database per test."""
-    postgres_db.empty_tables(migrated_db)
-    return migrated_db
-{% else -%}
-@pytest.fixture
-def database_url(tmp_path: Path, migrated_db: Path) -> str:
-    path = tmp_path / "test.db"
-    shutil.copyfile(migrated_db, path)
-    return f"sqlite+aiosqlite:///{path}"
-{% endif -%}
-{% if cookiecutter.token_store == "redis" %}
-
-@pytest.fixture(scope="session")
-def redis_client() -> Iterator[redis.Redis]:
-    """A client of the test Redis; the run's keys are deleted at the end."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        require_service(
-            f"Redis is not reachable at {REDIS_URL} (set TEST_REDIS_URL): {type(exc).__name__}"
-        )
-    yield client
-    delete_redis_keys(client)
-    delete_redis_keys(client, SHARED_REDIS_KEY_PREFIX)
-    client.close()
-
-
-def delete_redis_keys(client: redis.Redis, prefix: str = REDIS_KEY_PREFIX) -> None:
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_redis(request: pytest.FixtureRequest) -> None:
-    """A test that builds an app (they all take `database_url`) starts with an empty Redis."""
-    if "database_url" in request.fixturenames:
-        delete_redis_keys(request.getfixturevalue("redis_client"))
-{% endif %}
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
@@ -291,6 +157,12 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+def services_of(application: FastAPI) -> Services:
+    """The app's services (what routes get through auth/dependencies.py)."""
+    services: Services = application.state.services
+    return services
 
 
 def client_for(application: FastAPI) -> httpx.AsyncClient:
@@ -314,8 +186,8 @@ async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
 async def add_user(app: FastAPI, username: str, password: str = PASSWORD) -> str:
     """Create a user straight in the database; returns its id."""
     KNOWN_SECRETS.add(password)
-    password_hash = await app.state.passwords.hash_async(password)
-    async with app.state.sessionmaker() as db:
+    password_hash = await services_of(app).passwords.hash_async(password)
+    async with services_of(app).sessionmaker() as db:
         user = await users.create(db, username, password_hash)
     return str(user.id)
 
@@ -351,10 +223,7 @@ class SharedLogin:
 
 def shared_settings(database_url: str, **overrides: object) -> Settings:
     """Test settings for an app shared by a module (see `shared_login`)."""
-{%- if cookiecutter.token_store == "redis" %}
-    overrides.setdefault("redis_key_prefix", SHARED_REDIS_KEY_PREFIX)
-{%- endif %}
-    return make_settings(database_url, **overrides)
+    return make_settings(database_url, **(_store().SHARED_STORE_SETTINGS | overrides))
 
 
 @asynccontextmanager
@@ -406,7 +275,7 @@ def sign(
 ) -> str:
     """A token signed the way the app signs (its current key, algorithm and kid) unless the
     test passes another key or header members; a header member set to None is left out."""
-    key = key or app.state.keys.current
+    key = key or services_of(app).keys.current
     headers = {
         name: value for name, value in ({"kid": key.kid} | header).items() if value is not None
     }

@@ -78,7 +78,7 @@ def _assemble(
 
 def _public_key_forms(app: FastAPI) -> dict[str, bytes]:
     """Every byte form of our public key an attacker could use as an HMAC secret."""
-    public_key = app.state.keys.current.verifying_key
+    public_key = app.state.services.keys.current.verifying_key
     forms = {
         "pem": public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -89,7 +89,7 @@ def _public_key_forms(app: FastAPI) -> dict[str, bytes]:
         "openssh": public_key.public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         ),
-        "jwk": json.dumps(app.state.keys.current.public_jwk).encode(),
+        "jwk": json.dumps(app.state.services.keys.current.public_jwk).encode(),
     }
     forms["pem-without-newline"] = forms["pem"].rstrip(b"\n")
     return forms
@@ -106,7 +106,7 @@ async def test_our_own_tokens_verify(app: FastAPI, client: httpx.AsyncClient, us
 async def test_hs256_keyed_with_our_public_key_is_rejected(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
-    header = {"alg": "HS256", "typ": "JWT", "kid": app.state.keys.current.kid}
+    header = {"alg": "HS256", "typ": "JWT", "kid": app.state.services.keys.current.kid}
     for form, secret in _public_key_forms(app).items():
         token = _assemble(
             header,
@@ -127,7 +127,7 @@ async def test_hs256_keyed_with_our_public_key_is_rejected(
 async def test_a_token_cannot_bring_its_own_key(
     app: FastAPI, client: httpx.AsyncClient, user_id: str, member: str
 ) -> None:
-    attacker = foreign_key(app.state.keys.current.algorithm)
+    attacker = foreign_key(app.state.services.keys.current.algorithm)
     value: object = {
         "jwk": attacker.public_jwk,
         "jku": "http://127.0.0.1:9/jwks.json",
@@ -135,7 +135,7 @@ async def test_a_token_cannot_bring_its_own_key(
         "x5c": ["MIIB"],
     }[member]
     claims = access_claims(user_id)
-    for kid in (app.state.keys.current.kid, attacker.kid, None):
+    for kid in (app.state.services.keys.current.kid, attacker.kid, None):
         token = sign(app, claims, key=attacker, kid=kid, **{member: value})
         assert await _status(client, token) == 401, kid
     # The members are refused even on a genuine signature: we never issue them.
@@ -145,8 +145,8 @@ async def test_a_token_cannot_bring_its_own_key(
 async def test_a_key_of_the_same_type_that_is_not_ours_is_rejected(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
-    attacker = foreign_key(app.state.keys.current.algorithm)
-    token = sign(app, access_claims(user_id), key=attacker, kid=app.state.keys.current.kid)
+    attacker = foreign_key(app.state.services.keys.current.algorithm)
+    token = sign(app, access_claims(user_id), key=attacker, kid=app.state.services.keys.current.kid)
     assert await _status(client, token) == 401
 
 
@@ -154,7 +154,7 @@ async def test_an_all_zero_signature_is_rejected(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
     """For ES256 this is the "psychic signature", r = s = 0 (CVE-2022-21449)."""
-    key = app.state.keys.current
+    key = app.state.services.keys.current
     reference = sign(app, access_claims(user_id))
     size = len(base64.urlsafe_b64decode(reference.rsplit(".", 1)[1] + "=="))
     header = {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}
@@ -165,7 +165,7 @@ async def test_an_all_zero_signature_is_rejected(
 async def test_another_asymmetric_algorithm_in_the_header_is_rejected(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
-    ours = app.state.keys.current
+    ours = app.state.services.keys.current
     for algorithm in set(ASYMMETRIC_ALGORITHMS) - {ours.algorithm}:
         attacker = foreign_key(algorithm)
         token = sign(app, access_claims(user_id), key=attacker, kid=ours.kid)
@@ -181,7 +181,7 @@ async def test_our_signature_under_another_alg_label_is_rejected(
 ) -> None:
     """Signed by our real key, but the header names another algorithm: the kid's own
     algorithm is the only one accepted."""
-    ours = app.state.keys.current
+    ours = app.state.services.keys.current
     our_signer = get_default_algorithms()[ours.algorithm]
     signing_key = our_signer.prepare_key(ours.signing_key)
     for label in set(ALG_LABELS) - {ours.algorithm}:
@@ -202,7 +202,7 @@ async def test_genuine_signatures_with_a_sibling_algorithm_are_rejected(
 ) -> None:
     """Our own key and a real signature, but with a hash or padding we do not use."""
     async with running(make_settings(database_url, jwt_algorithm=algorithm)) as (application, http):
-        key = application.state.keys.current
+        key = application.state.services.keys.current
         claims = access_claims(uuid.uuid4().hex)
         assert await _status(http, sign(application, claims)) == 200
         for sibling in SIBLINGS[algorithm]:

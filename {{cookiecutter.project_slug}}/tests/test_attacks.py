@@ -104,7 +104,7 @@ def _with_authorization(value: str | bytes, token: str) -> Forged:
 
 
 def _our_header(target: Target, **changes: object) -> dict[str, object]:
-    key = target.app.state.keys.current
+    key = target.app.state.services.keys.current
     header: dict[str, object] = {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}
     header.update(changes)
     return {name: value for name, value in header.items() if value is not None}
@@ -120,7 +120,7 @@ def _assemble(header: object, claims: object, signer: Callable[[bytes], bytes]) 
 
 def _signed_by_us(target: Target, header: object, claims: object) -> str:
     """Our real key's real signature over any header and claims, however malformed."""
-    key = target.app.state.keys.current
+    key = target.app.state.services.keys.current
     algorithm = get_default_algorithms()[key.algorithm]
     prepared = algorithm.prepare_key(key.signing_key)
     return _assemble(header, claims, lambda data: algorithm.sign(data, prepared))
@@ -167,7 +167,7 @@ def _zero_signature(target: Target) -> str:
 
 
 def _public_key_bytes(target: Target, encoding: serialization.Encoding) -> bytes:
-    return target.app.state.keys.current.verifying_key.public_bytes(
+    return target.app.state.services.keys.current.verifying_key.public_bytes(
         encoding, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -183,7 +183,7 @@ _SIBLING_ALGORITHMS = {
 
 def _sibling(target: Target, alg: str) -> str:
     """A genuine signature by our own key, with a sibling algorithm."""
-    signing_key = target.app.state.keys.current.signing_key
+    signing_key = target.app.state.services.keys.current.signing_key
     algorithm = get_default_algorithms()[alg]
     return _assemble(
         _our_header(target, alg=alg),
@@ -297,7 +297,12 @@ CATALOG: list[Attack] = [
         "foreign-key-same-type",
         "WSTG-SESS-10 (signature verification)",
         lambda t: _bearer_get(
-            sign(t.app, t.claims(), key=foreign_key(ALGORITHM), kid=t.app.state.keys.current.kid)
+            sign(
+                t.app,
+                t.claims(),
+                key=foreign_key(ALGORITHM),
+                kid=t.app.state.services.keys.current.kid,
+            )
         ),
     ),
     *(
@@ -684,7 +689,7 @@ async def test_the_token_of_a_removed_user_is_refused(database_url: str, change:
     """A genuine token whose user was deleted or deactivated since (OWASP Authentication cheat
     sheet). It changes the database, so it gets an app of its own."""
     async with logged_in(make_settings(database_url)) as shared:
-        async with shared.app.state.sessionmaker() as db:
+        async with shared.app.state.services.sessionmaker() as db:
             if change == "deleted":
                 await db.execute(delete(User))
             else:

@@ -59,9 +59,9 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
     async with browser_for(app) as http:
         response = await login(http)
     assert response.status_code == 200
-    minutes = app.state.settings.access_token_seconds
+    minutes = app.state.services.settings.access_token_seconds
     # The refresh cookie lives as long as an unused refresh token: the idle timeout.
-    idle = app.state.settings.refresh_idle_seconds
+    idle = app.state.services.settings.refresh_idle_seconds
     assert set_cookies(response) == {
         ACCESS: sorted(["httponly", f"max-age={minutes}", "path=/", "samesite=strict", "secure"]),
         REFRESH: sorted(["httponly", f"max-age={idle}", "path=/auth", "samesite=strict", "secure"]),

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
-from {{ cookiecutter.package_name }}.auth.models import AuthSession, Revocation
+from {{ cookiecutter.package_name }}.auth.stores.database import DatabaseTokenStore
+from {{ cookiecutter.package_name }}.auth.stores.database_tables import AuthSession, Revocation
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.security.database_store import DatabaseTokenStore
 from {{ cookiecutter.package_name }}.users.models import User
 
 from conftest import bearer, login, running
@@ -55,7 +56,7 @@ async def test_a_revocation_that_commits_late_still_reaches_every_worker(
     tokens = (await login(client)).json()
     async with _other_worker(settings) as other:
         assert (await other.get("/protected", headers=bearer(tokens["access_token"]))).is_success
-        store: DatabaseTokenStore = app.state.auth._store
+        store: DatabaseTokenStore = app.state.services.auth._store
         held, release = asyncio.Event(), asyncio.Event()
         revoke = store._revoke
 
@@ -113,7 +114,7 @@ async def test_revocations_are_numbered_in_commit_order(
     await asyncio.gather(
         *(client.post("/auth/logout", headers=bearer(s["access_token"])) for s in sessions)
     )
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         numbers = list(await db.scalars(select(Revocation.seq).order_by(Revocation.seq)))
     assert numbers == list(range(numbers[0], numbers[0] + 5))
 
@@ -124,11 +125,11 @@ async def test_a_session_of_older_credentials_cannot_rotate(
     """Even if a credentials change somehow left a session unrevoked (an UPDATE made behind
     the service's back), the rotation checks the version in the same statement."""
     tokens = (await login(client)).json()
-    async with app.state.sessionmaker() as db, db.begin():
+    async with app.state.services.sessionmaker() as db, db.begin():
         await db.execute(update(User).values(credentials_version=User.credentials_version + 1))
     refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refresh.status_code == 401
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         session = await db.scalar(select(AuthSession))
     assert session is not None
     assert session.revoked_at is None  # refused by the check, not by a revocation
@@ -144,3 +145,34 @@ async def test_every_worker_sees_every_revocation(
         for worker in (second, third):
             for pair in tokens:
                 await _refused_within(worker, pair["access_token"], POLL_SECONDS + 1)
+
+
+async def test_the_store_enforces_the_absolute_end_too(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    async with app.state.services.sessionmaker() as db:
+        await db.execute(update(AuthSession).values(expires_at=int(time.time()) - 1))
+        await db.commit()
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
+
+
+async def test_a_failed_poll_is_logged_and_retried(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database outage must not end the poller: the worker would never again learn of
+    other workers' revocations."""
+    store: DatabaseTokenStore = app.state.services.auth._store
+    polled = asyncio.Event()
+    poll = store.poll
+    failures = [OperationalError("SELECT", {}, Exception("database is locked"))]
+
+    async def flaky_poll() -> None:
+        if failures:
+            raise failures.pop()
+        await poll()
+        polled.set()
+
+    with mock.patch.object(store, "poll", flaky_poll):
+        await asyncio.wait_for(polled.wait(), timeout=5)
+    assert "could not poll revocations; retrying" in caplog.messages

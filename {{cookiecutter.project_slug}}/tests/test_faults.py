@@ -52,7 +52,7 @@ async def database_outage(directory: Path, *apps: FastAPI) -> AsyncIterator[None
     await asyncio.to_thread(directory.rename, hidden)
     try:
         for app in apps:
-            await app.state.sessionmaker.kw["bind"].dispose()
+            await app.state.services.sessionmaker.kw["bind"].dispose()
         yield
     finally:
         await asyncio.to_thread(hidden.rename, directory)
@@ -101,9 +101,6 @@ async def test_revocations_from_other_workers_arrive_after_an_outage(
     database_dir: Path,
     client: httpx.AsyncClient,
     tokens: dict[str, str],
-{%- if cookiecutter.token_store == "database" %}
-    caplog: pytest.LogCaptureFixture,
-{%- endif %}
 ) -> None:
     other_worker = create_app(settings)
     async with (
@@ -113,9 +110,6 @@ async def test_revocations_from_other_workers_arrive_after_an_outage(
         async with database_outage(database_dir, app, other_worker):
             # Long enough for several revocation polls to fail.
             await asyncio.sleep(10 * POLL_SECONDS)
-{%- if cookiecutter.token_store == "database" %}
-        assert "could not poll revocations; retrying" in caplog.messages
-{%- endif %}
         headers = bearer(tokens["access_token"])
         assert (await other.post("/auth/logout", headers=headers)).status_code == 204
         deadline = time.monotonic() + 1.0

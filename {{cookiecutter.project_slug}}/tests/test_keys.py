@@ -154,7 +154,7 @@ async def test_a_matching_public_key_path_is_accepted(
     public.write_bytes(_public_pem(key_file(algorithm)))
     settings = make_settings(database_url, jwt_algorithm=algorithm, public_key_path=public)
     async with running(settings) as (app, _):
-        assert app.state.keys.current.algorithm == algorithm
+        assert app.state.services.keys.current.algorithm == algorithm
 
 
 @pytest.mark.parametrize("content", ["another key", "garbage", "missing"])
@@ -221,7 +221,7 @@ async def test_tokens_signed_before_a_rotation_keep_working(
     async with running(settings) as (app, http):
         await add_user(app, "alice@example.com")
         before = (await login(http)).json()
-        old_kid = app.state.keys.current.kid
+        old_kid = app.state.services.keys.current.kid
 
     code, output = _keys("rotate")
     assert code == 0, output
@@ -230,7 +230,7 @@ async def test_tokens_signed_before_a_rotation_keep_working(
     assert _mode(retired) == 0o600
 
     async with running(settings) as (app, http):
-        new_kid = app.state.keys.current.kid
+        new_kid = app.state.services.keys.current.kid
         assert new_kid != old_kid
         assert (
             await http.get("/users/me", headers=bearer(before["access_token"]))

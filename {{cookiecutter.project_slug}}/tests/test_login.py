@@ -61,7 +61,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(
 async def test_deactivated_user_cannot_log_in(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         await db.execute(update(User).values(is_active=False))
         await db.commit()
     assert (await login(client)).status_code == 401

@@ -89,7 +89,7 @@ async def test_public_paths_need_no_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_jwks_path_is_public(app: FastAPI, client: httpx.AsyncClient) -> None:
-    assert "/.well-known/jwks.json" in app.state.settings.public_paths
+    assert "/.well-known/jwks.json" in app.state.services.settings.public_paths
     assert (await client.get("/.well-known/jwks.json")).status_code != 401
 
 
@@ -103,7 +103,7 @@ async def test_login_and_refresh_need_no_access_token(
 async def test_every_other_route_refuses_every_method_without_a_token(
     guarded_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    public = guarded_app.state.settings.public_paths
+    public = guarded_app.state.services.settings.public_paths
     # Every documented route, plus the two test routes that OpenAPI leaves out.
     paths = {path.replace("{", "").replace("}", "") for path in guarded_app.openapi()["paths"]}
     paths = (paths | {"/unguarded", "/ws"}) - public

@@ -200,10 +200,12 @@ async def test_a_login_in_flight_does_not_survive_a_password_change(
 ) -> None:
     # Stored with other Argon2 parameters than the app's, so the login also wants to rehash.
     old = PasswordHasher(time_cost=2, memory_kib=1024, parallelism=1)
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         user = await users.create(db, "alice@example.com", old.hash(PASSWORD))
     async with _login_held_at_the_hash(app, PASSWORD) as (gate, pending):
-        await app.state.accounts.set_password("alice@example.com", NEW_PASSWORD, client="test")
+        await app.state.services.accounts.set_password(
+            "alice@example.com", NEW_PASSWORD, client="test"
+        )
         gate.open()
         response = await pending
     assert response.status_code == 401
@@ -218,7 +220,7 @@ async def test_a_login_in_flight_does_not_survive_a_deactivation(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
     async with _login_held_at_the_hash(app, PASSWORD) as (gate, pending):
-        await app.state.accounts.deactivate("alice@example.com", client="test")
+        await app.state.services.accounts.deactivate("alice@example.com", client="test")
         gate.open()
         response = await pending
     assert response.status_code == 401
@@ -229,29 +231,29 @@ async def test_a_login_that_finished_first_is_ended_by_the_change(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:
     tokens = (await login(client)).json()
-    await app.state.accounts.set_password("alice@example.com", NEW_PASSWORD, client="test")
+    await app.state.services.accounts.set_password("alice@example.com", NEW_PASSWORD, client="test")
     refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refresh.status_code == 401
 
 
 async def _stored_password_is(app: FastAPI, user_id: str, password: str) -> bool:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         user = await users.get_by_id(db, user_id)
     assert user is not None
-    valid, _ = await app.state.passwords.verify(password, user.password_hash)
+    valid, _ = await app.state.services.passwords.verify(password, user.password_hash)
     return valid
 
 
 async def test_rehash_on_login_only_replaces_the_hash_it_verified(
     app: FastAPI, user_id: str
 ) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         user = await users.get_by_id(db, user_id)
         assert user is not None
         verified = user.password_hash
-        await users.change_password(db, user.id, app.state.passwords.hash(NEW_PASSWORD))
+        await users.change_password(db, user.id, app.state.services.passwords.hash(NEW_PASSWORD))
         replaced = await users.replace_password_hash(
-            db, user.id, verified=verified, new=app.state.passwords.hash(PASSWORD)
+            db, user.id, verified=verified, new=app.state.services.passwords.hash(PASSWORD)
         )
     assert not replaced
     assert await _stored_password_is(app, user_id, NEW_PASSWORD)

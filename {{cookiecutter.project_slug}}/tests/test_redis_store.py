@@ -16,23 +16,18 @@ import pytest
 import redis
 from fastapi import FastAPI
 
-from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
-from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.security.redis_store import (
+from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
+from {{ cookiecutter.package_name }}.auth.stores.redis import (
     RedisTokenStore,
     RevocationViewStaleError,
     SyncedRevokedSessions,
 )
-from {{ cookiecutter.package_name }}.security.revocation import NewSession, RotateOutcome
+from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
+from {{ cookiecutter.package_name }}.main import create_app
+from required_services import require_service
+from store_redis import REDIS_KEY_PREFIX
 
-from conftest import (
-    REDIS_KEY_PREFIX,
-    bearer,
-    client_for,
-    login,
-    make_settings,
-    require_service,
-)
+from conftest import bearer, client_for, login, make_settings
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 

@@ -37,7 +37,7 @@ async def test_refresh_keeps_the_session_and_never_extends_it(
     assert after["sid"] == before["sid"]
     # The idle timer restarts, but the session's absolute end stays where the login put it.
     assert after["auth_time"] == before["auth_time"]
-    session_end = before["auth_time"] + app.state.settings.refresh_token_seconds
+    session_end = before["auth_time"] + app.state.services.settings.refresh_token_seconds
     assert after["exp"] <= session_end
 
 

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.security.password_policy import common_passwords
 from {{ cookiecutter.package_name }}.security.passwords import PasswordHasher
 from {{ cookiecutter.package_name }}.users import repository as users
+from {{ cookiecutter.package_name }}.users.password_policy import common_passwords
 
 from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
 
@@ -58,7 +58,7 @@ async def test_registering_returns_the_public_user_who_can_then_log_in(
     tokens = (await login(client, "carol@example.com", GOOD_PASSWORD)).json()
     me = await client.get("/users/me", headers=bearer(tokens["access_token"]))
     assert me.json()["id"] == body["id"]
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         user = await users.get_by_username(db, "carol@example.com")
     assert user is not None
     assert user.password_hash.startswith("$argon2id$")

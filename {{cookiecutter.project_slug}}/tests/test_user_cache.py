@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from {{ cookiecutter.package_name }}.auth.dependencies import get_user_cache
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users import repository as users
-from {{ cookiecutter.package_name }}.users.cache import UserCache, UserSnapshot
+from {{ cookiecutter.package_name }}.users.cache import UserCache
 from {{ cookiecutter.package_name }}.users.models import User
+from {{ cookiecutter.package_name }}.users.snapshot import UserSnapshot
 
 from conftest import bearer, client_for, login, make_settings
 
@@ -31,7 +33,7 @@ def snapshot(name: str = "alice") -> UserSnapshot:
 
 
 async def deactivate_all(app: FastAPI) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         await db.execute(update(User).values(is_active=False))
         await db.commit()
 
@@ -166,7 +168,9 @@ async def test_a_deactivation_in_the_database_shows_when_the_entry_expires(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
     clock = FakeClock()
-    app.state.user_cache = UserCache(ttl=5, clock=clock)
+    cache = UserCache(ttl=5, clock=clock)
+    # A service swapped the way FastAPI intends, for this app only.
+    app.dependency_overrides[get_user_cache] = lambda: cache
     headers = bearer(tokens["access_token"])
     assert (await client.get("/users/me", headers=headers)).status_code == 200
     await deactivate_all(app)
@@ -179,10 +183,11 @@ async def test_a_deactivation_in_the_database_shows_when_the_entry_expires(
 async def test_deactivation_through_the_app_beats_a_cached_user(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
-    app.state.user_cache = UserCache(ttl=60)
+    cache = UserCache(ttl=60)
+    app.dependency_overrides[get_user_cache] = lambda: cache
     headers = bearer(tokens["access_token"])
     assert (await client.get("/users/me", headers=headers)).status_code == 200
-    await app.state.accounts.deactivate("alice@example.com", client="test")
+    await app.state.services.accounts.deactivate("alice@example.com", client="test")
     assert (await client.get("/users/me", headers=headers)).status_code == 401
 
 

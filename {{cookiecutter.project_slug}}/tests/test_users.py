@@ -33,7 +33,7 @@ async def test_me_needs_a_token(client: httpx.AsyncClient) -> None:
 async def test_a_deleted_user_gets_401(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         await db.execute(delete(User))
         await db.commit()
     assert (
@@ -44,7 +44,7 @@ async def test_a_deleted_user_gets_401(
 async def test_a_deactivated_user_cannot_refresh(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         await db.execute(update(User).values(is_active=False))
         await db.commit()
     assert (
@@ -55,7 +55,7 @@ async def test_a_deactivated_user_cannot_refresh(
 
 
 async def test_passwords_are_stored_as_argon2id(app: FastAPI, user_id: str) -> None:
-    async with app.state.sessionmaker() as db:
+    async with app.state.services.sessionmaker() as db:
         user = await db.get(User, uuid.UUID(user_id))
     assert user is not None
     assert user.password_hash.startswith("$argon2id$")

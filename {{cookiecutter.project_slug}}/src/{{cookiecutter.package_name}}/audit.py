@@ -19,10 +19,9 @@ AuditEvent = Literal[
     "refresh_token_reused",
     "logout",
     "sessions_revoked",
-{%- if cookiecutter.allow_registration %}
+    # Sign-ups, where the project has registration.
     "user_registered",
     "registration_refused",
-{%- endif %}
 ]
 # The extra attributes an audit record may carry, in the order text logs show them.
 AUDIT_FIELDS = ("event", "user_id", "session_id", "client", "reason")

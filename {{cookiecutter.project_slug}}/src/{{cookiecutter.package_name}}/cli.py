@@ -128,7 +128,7 @@ def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awai
     async def run() -> T:
         application = create_app(settings)
         async with application.router.lifespan_context(application):
-            return await action(application.state.accounts)
+            return await action(application.state.services.accounts)
 
     try:
         return asyncio.run(run())

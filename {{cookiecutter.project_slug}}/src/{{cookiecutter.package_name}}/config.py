@@ -73,14 +73,10 @@ class Settings(BaseSettings):
     # Unset: 7 days, or the whole session if REFRESH_TOKEN_DAYS is shorter.
     refresh_idle_hours: int | None = Field(default=None, ge=1, le=365 * 24)
 
-    database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db{% endif %}"
-{%- if cookiecutter.token_store == "redis" %}
-    # Revocations are pushed to every worker at once; this is how often a worker proves its
-    # subscription alive. After two silent intervals it answers 503 instead of trusting tokens.
-{%- else %}
-    # How often each worker pulls revocations made by other workers: the upper bound on how
-    # long a logged-out access token can still be accepted by another process.
-{%- endif %}
+    database_url: str = "{{ ('postgresql+asyncpg://postgres@127.0.0.1:5432/' ~ cookiecutter.package_name) if cookiecutter.database == 'postgresql' else ('sqlite+aiosqlite:///./' ~ cookiecutter.package_name ~ '.db') }}"
+    # How often each worker syncs its revoked-session list with the token store (Redis: how
+    # often it proves its subscription alive): how long a logged-out access token can still
+    # be accepted by another process.
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
     # How long `CurrentUser` may serve a user from memory: the delay before a change made
     # straight in the database, behind the app's back, shows. Changes made through the app
@@ -103,9 +99,8 @@ class Settings(BaseSettings):
             "/auth/refresh",
             # Authenticates itself, and may be called with the refresh cookie alone.
             "/auth/logout",
-{%- if cookiecutter.allow_registration %}
+            # Registration, where the project has it.
             "/auth/register",
-{%- endif %}
             "/docs",
             "/docs/oauth2-redirect",
             "/redoc",
@@ -118,6 +113,17 @@ class Settings(BaseSettings):
             "/.well-known/jwks.json",
         }
     )
+
+    @field_validator("public_paths")
+    @classmethod
+    def _public_paths_are_exact(cls, value: frozenset[str]) -> frozenset[str]:
+        for path in value:
+            if not path.startswith("/") or any(char in path for char in "*?#"):
+                raise ValueError(
+                    f"entry {path!r} must be an exact path starting with '/' "
+                    "(no wildcards, query or fragment)"
+                )
+        return value
 {%- endif %}
 
     # Requests with larger bodies get 413 before the body is read (auth bodies are tiny).
@@ -163,19 +169,6 @@ class Settings(BaseSettings):
         if len(set(raw)) < 8:
             raise ValueError("is not random enough; generate a fresh random key")
         return value
-{%- if cookiecutter.use_middleware %}
-
-    @field_validator("public_paths")
-    @classmethod
-    def _public_paths_are_exact(cls, value: frozenset[str]) -> frozenset[str]:
-        for path in value:
-            if not path.startswith("/") or any(char in path for char in "*?#"):
-                raise ValueError(
-                    f"entry {path!r} must be an exact path starting with '/' "
-                    "(no wildcards, query or fragment)"
-                )
-        return value
-{%- endif %}
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -213,13 +206,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"PRIVATE_KEY_PATH is required when JWT_ALGORITHM is {self.jwt_algorithm}"
             )
+        return self
 {%- if cookiecutter.cookie_auth %}
+
+    @model_validator(mode="after")
+    def _cookies_have_a_csrf_key(self) -> "Settings":
         if self.secret_key is None:
             raise ValueError(
                 "SECRET_KEY is required for cookie authentication: it keys the CSRF tokens"
             )
-{%- endif %}
         return self
+{%- endif %}
 
     @property
     def access_token_seconds(self) -> int:

@@ -5,98 +5,94 @@ servers import, as `{{ cookiecutter.package_name }}.main:app`.
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-{%- if cookiecutter.token_store == "redis" %}
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-{%- endif %}
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
 from .auth.accounts import AccountService
-{%- if cookiecutter.cookie_auth %}
-from .auth.cookies import CookieAuthenticator
-{%- else %}
-from .auth.authenticator import Authenticator
-{%- endif %}
 from .auth.dependencies import CurrentClaims
-from .auth.jwks import router as jwks_router
+from .auth.jwks import install_jwks
 {%- if cookiecutter.use_middleware %}
-from .auth.middleware import AuthMiddleware
+from .auth.middleware import install_auth_middleware
 {%- endif %}
 {%- if cookiecutter.allow_registration %}
-from .auth.registration import Registration
-from .auth.registration import router as registration_router
+from .auth.registration.router import install_registration
 {%- endif %}
-from .auth.router import UNAUTHORIZED
-from .auth.router import router as auth_router
+from .auth.responses import UNAUTHORIZED
+from .auth.router import install_auth_routes
 from .auth.service import AuthService
+from .auth.services import Services
+from .auth.stores.{{ cookiecutter.token_store }} import build_backend
+from .auth.transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import build_authenticator
+from .auth.users_router import install_users_routes
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, get_settings
 from .db import create_engine, create_sessionmaker
 from .docs import install_docs
 from .logs import configure_logging
-{%- if cookiecutter.token_store == "database" %}
-from .security.database_store import DatabaseTokenStore
-from .security.database_throttle import DatabaseAttemptLog
-{%- endif %}
 from .security.keys import load_keys
-{%- if cookiecutter.allow_registration %}
-from .security.password_policy import PasswordPolicy
-{%- endif %}
 from .security.passwords import PasswordHasher
-{%- if cookiecutter.token_store == "redis" %}
-from .security.redis_store import RedisTokenStore, SyncedRevokedSessions, redis_client
-from .security.redis_throttle import RedisAttemptLog
-{%- else %}
-from .security.revocation import RevokedSessions
-{%- endif %}
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
 from .users.cache import UserCache
-from .users.router import router as users_router
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application. Fails fast (SettingsError) on bad settings or keys."""
-    settings = settings or get_settings()
-    configure_logging(settings.log_format)
+# Adds a part of the API (its routes or middleware) to the app.
+Install = Callable[[FastAPI, Services], None]
+
+root_router = APIRouter()
+
+
+@root_router.get("/health", tags=["meta"])
+async def health() -> dict[str, str]:
+    """Liveness probe; public."""
+    return {"status": "ok"}
+
+
+@root_router.get("/protected", tags=["examples"], responses=UNAUTHORIZED)
+async def protected(claims: CurrentClaims) -> dict[str, str]:
+    """A protected route answered from the verified token alone, with no database round-trip:
+    copy this pattern for routes that only need to know who is calling."""
+    return {"user_id": claims.user_id}
+
+
+def install_root_routes(app: FastAPI, _: Services) -> None:
+    app.include_router(root_router)
+
+
+# Installed in this order: routes match in order, and FastAPI walks an included router's
+# routes one by one, so the hot routes come first and the rarely hit /auth ones later.
+# Middleware installed later runs earlier.
+PARTS: tuple[Install, ...] = (
+    install_root_routes,
+    install_users_routes,
+    install_auth_routes,
+{%- if cookiecutter.allow_registration %}
+    install_registration,
+{%- endif %}
+    install_jwks,
+{%- if cookiecutter.use_middleware %}
+    install_auth_middleware,
+{%- endif %}
+)
+
+
+def build_services(settings: Settings) -> Services:
+    """Every service of one app. Fails fast (SettingsError) on bad settings or keys."""
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
-{%- if cookiecutter.token_store == "redis" %}
-    # Fail closed: a worker that cannot prove it has seen every revocation answers 503.
-    revoked = SyncedRevokedSessions(stale_after=2 * settings.revocation_poll_seconds)
-    store = RedisTokenStore(
-        settings.redis_url,
-        revoked,
-        key_prefix=settings.redis_key_prefix,
-        access_ttl=settings.access_token_seconds,
-        poll_seconds=settings.revocation_poll_seconds,
-    )
-    attempts = RedisAttemptLog(
-        redis_client(settings.redis_url), key_prefix=settings.redis_key_prefix
-    )
-{%- else %}
-    revoked = RevokedSessions()
-    store = DatabaseTokenStore(
-        sessionmaker,
-        revoked,
-        access_ttl=settings.access_token_seconds,
-        poll_seconds=settings.revocation_poll_seconds,
-    )
-    attempts = DatabaseAttemptLog(sessionmaker)
-{%- endif %}
+    backend = build_backend(settings, sessionmaker)
     tokens = TokenService(
         keys,
-        revoked,
+        backend.revoked,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         access_ttl=settings.access_token_seconds,
@@ -110,21 +106,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         parallelism=settings.argon2_parallelism,
     )
     throttle = LoginThrottle(
-        attempts,
+        backend.attempts,
         max_failures=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window_seconds,
     )
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        backend=backend,
+        keys=keys,
+        tokens=tokens,
+        passwords=passwords,
+        throttle=throttle,
+        user_cache=UserCache(ttl=settings.user_cache_seconds),
+        authenticator=build_authenticator(settings, tokens),
+        auth=AuthService(sessionmaker, passwords, tokens, backend.store, throttle),
+        accounts=AccountService(sessionmaker, passwords, backend.store),
+    )
+
+
+async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached: "try again", without the driver's message (hosts,
+    SQL) that would leak to the client."""
+    logger.error("database error: %s", type(exc).__name__)
+    return JSONResponse({"detail": "Service temporarily unavailable"}, status_code=503)
+
+
+async def backend_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The token store cannot be reached: fail closed, since no login, refresh or logout can
+    be recorded; never a 500."""
+    logger.error("token store unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "Service temporarily unavailable"}, status_code=503, headers={"Retry-After": "1"}
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. Fails fast (SettingsError) on bad settings or keys."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_format)
+    services = build_services(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await store.open()
+        await services.start()
         try:
             yield
         finally:
-            await store.close()
-            await throttle.close()
-            await engine.dispose()
+            await services.stop()
 
     app = FastAPI(
         title={{ cookiecutter.project_name | tojson }},
@@ -135,88 +166,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.sessionmaker = sessionmaker
-    app.state.tokens = tokens
-    app.state.keys = keys
-    app.state.passwords = passwords
-    app.state.user_cache = UserCache(ttl=settings.user_cache_seconds)
-    app.state.auth = AuthService(sessionmaker, passwords, tokens, store, throttle)
-    app.state.accounts = AccountService(sessionmaker, passwords, store)
-{%- if cookiecutter.cookie_auth %}
-    assert settings.secret_key is not None  # guaranteed by Settings validation
-    authenticator = CookieAuthenticator(
-        tokens,
-        settings.secret_key.get_secret_value().encode(),
-        refresh_max_age=settings.refresh_idle_seconds,
-    )
-{%- else %}
-    authenticator = Authenticator(tokens)
-{%- endif %}
-    app.state.authenticator = authenticator
-{%- if cookiecutter.allow_registration %}
-    app.state.registration = Registration(
-        sessionmaker,
-        passwords,
-        throttle,
-        PasswordPolicy(min_length=settings.password_min_length),
-        per_address=settings.registration_max_per_address,
-        window_seconds=settings.registration_window_seconds,
-    )
-{%- endif %}
-
+    # The one thing kept on the app: routes reach it through auth/dependencies.py.
+    app.state.services = services
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-{%- if cookiecutter.use_middleware %}
-    app.add_middleware(
-        AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
-    )
-{%- endif %}
-
-    @app.get("/health", tags=["meta"])
-    async def health() -> dict[str, str]:
-        """Liveness probe; public."""
-        return {"status": "ok"}
-
-    @app.get("/protected", tags=["examples"], responses=UNAUTHORIZED)
-    async def protected(claims: CurrentClaims) -> dict[str, str]:
-        """A protected route answered from the verified token alone, with no database
-        round-trip: copy this pattern for routes that only need to know who is calling."""
-        return {"user_id": claims.user_id}
-
-    # Routes match in order, and FastAPI walks an included router's routes one by one: the
-    # hot routes come first, the rarely hit /auth ones and the docs pages last.
-    app.include_router(users_router)
-    app.include_router(auth_router)
-{%- if cookiecutter.allow_registration %}
-    app.include_router(registration_router)
-{%- endif %}
-    app.include_router(jwks_router)
+    for install in PARTS:
+        install(app, services)
     install_docs(app)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
     # Drivers raise some connection failures unwrapped: asyncpg's refused connection is a
     # plain ConnectionRefusedError, a DNS failure a socket.gaierror. Both mean "unavailable".
-    @app.exception_handler(OSError)
-    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # Say "try again" without leaking the driver's message (hosts, SQL) to the client.
-        logger.error("database error: %s", type(exc).__name__)
-        return JSONResponse({"detail": "Service temporarily unavailable"}, status_code=503)
-{%- if cookiecutter.token_store == "redis" %}
-
-    @app.exception_handler(RedisConnectionError)
-    @app.exception_handler(RedisTimeoutError)
-    async def token_store_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # Fail closed: without Redis no login, refresh or logout can be recorded, and "try
-        # again shortly" is the honest answer, never a 500 (stale revocations: redis_store.py).
-        logger.error("token store unavailable: %s", type(exc).__name__)
-        return JSONResponse(
-            {"detail": "Service temporarily unavailable"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-{%- endif %}
-
+    for database_error in (OperationalError, DBAPIError, OSError):
+        app.add_exception_handler(database_error, database_unavailable)
+    for backend_error in services.backend.unavailable:
+        app.add_exception_handler(backend_error, backend_unavailable)
     return app
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import audit
 from ..security.passwords import PasswordHasher
-from ..security.revocation import TokenStore
 from ..users import repository as users
 from ..users.models import User
+from .stores.interface import TokenStore
 
 
 class UnknownUserError(LookupError):

@@ -7,28 +7,17 @@ It reads the request's raw ASGI headers, so the dependency and a middleware (whi
 from collections.abc import Mapping
 from typing import Any
 
-from ..security.tokens import Claims, InvalidTokenError, TokenService
+from fastapi import Request, Response
+
+from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
+from .exceptions import AuthenticationError, InvalidAccessTokenError
 
 Scope = Mapping[str, Any]
 
 
-class AuthenticationError(Exception):
-    """No credentials: the request is refused with this status, detail and headers.
-
-    The reason a credential failed stays on the server; the answer only says that it did.
-    """
-
-    status_code = 401
-    detail = "Not authenticated"
-    # The challenge RFC 6750 section 3 asks for.
-    headers: Mapping[str, str] = {"WWW-Authenticate": "Bearer"}
-
-
-class InvalidCredentialsError(AuthenticationError):
-    """Credentials were sent but are not acceptable (bad, expired, revoked or ambiguous)."""
-
-    detail = "Invalid or expired token"
-    headers: Mapping[str, str] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+# Where AuthMiddleware leaves the claims it verified (`request.state.claims` in a route), so
+# the route's own dependency does not verify the same token twice.
+CLAIMS_STATE_KEY = "claims"
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -42,7 +31,7 @@ def bearer_token(scope: Scope) -> str | None:
         # ASGI servers lower-case header names.
         if name == b"authorization":
             if value is not None:
-                raise InvalidCredentialsError
+                raise InvalidAccessTokenError
             value = header_value
     if value is None:
         return None
@@ -50,7 +39,7 @@ def bearer_token(scope: Scope) -> str | None:
     # parsers strip it, others pass it on.
     scheme, _, token = value.decode("latin-1").strip(" \t").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise InvalidCredentialsError
+        raise InvalidAccessTokenError
     return token
 
 
@@ -68,8 +57,14 @@ class Authenticator:
         return self.verify(token)
 
     def verify(self, token: str) -> Claims:
-        """The claims of a valid access token, else InvalidCredentialsError."""
+        """The claims of a valid access token, else InvalidAccessTokenError."""
         try:
             return self._tokens.verify_access(token)
         except InvalidTokenError:
-            raise InvalidCredentialsError from None
+            raise InvalidAccessTokenError from None
+
+    def tokens_issued(self, request: Request, response: Response, issued: IssuedTokens) -> None:
+        """Login and refresh: header clients keep the tokens of the JSON body themselves."""
+
+    def session_ended(self, request: Request, response: Response) -> None:
+        """Logout: header clients hold nothing the server could clear."""

@@ -18,6 +18,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .dependencies import SettingsDep
+
 Network = IPv4Network | IPv6Network
 
 
@@ -59,11 +61,11 @@ def resolve_client_address(
     return None if current is None else str(current)
 
 
-def client_address(request: Request) -> str | None:
+async def client_address(request: Request, settings: SettingsDep) -> str | None:
     """The address login throttling and audit events use for this request."""
     peer = request.client.host if request.client else None
-    proxies = request.app.state.settings.trusted_proxies
-    return resolve_client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
+    forwarded_for = request.headers.getlist("x-forwarded-for")
+    return resolve_client_address(peer, forwarded_for, settings.trusted_proxies)
 
 
 ClientAddress = Annotated[str | None, Depends(client_address)]

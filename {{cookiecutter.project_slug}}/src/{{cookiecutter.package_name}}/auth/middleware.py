@@ -7,14 +7,23 @@ safety net for a route that forgot one. It is a pure ASGI middleware: Starlette'
 
 from collections.abc import Iterable
 
+from fastapi import FastAPI
 from starlette._utils import get_route_path
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .authenticator import AuthenticationError, Authenticator
+from .authenticator import CLAIMS_STATE_KEY, Authenticator
+from .exceptions import AuthenticationError
+from .services import Services
 
-# Where the verified claims go: `request.state.claims` in a route.
-CLAIMS_STATE_KEY = "claims"
+
+def install_auth_middleware(app: FastAPI, services: Services) -> None:
+    """Put the middleware around the app: installed last, it runs first."""
+    app.add_middleware(
+        AuthMiddleware,
+        authenticator=services.authenticator,
+        public_paths=services.settings.public_paths,
+    )
 
 
 class AuthMiddleware:

@@ -2,51 +2,31 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response, status
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, Response, status
 
 from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.throttle import ThrottledError
 from ..security.tokens import IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
-from .accounts import AccountService
 from .client_address import ClientAddress
-{%- if cookiecutter.cookie_auth %}
-from .cookies import (
-    LogoutClaims,
-    clear_session_cookies,
-    refresh_token_from_cookie,
-    set_session_cookies,
+from .dependencies import (
+    AccountServiceDep,
+    AuthenticatorDep,
+    AuthServiceDep,
+    CurrentClaims,
+    unauthorized,
 )
-{%- endif %}
-from .dependencies import CurrentClaims, unauthorized
-from .schemas import ErrorResponse, LogoutRequest, RefreshRequest, TokenResponse
-from .service import AuthService, InvalidCredentialsError, InvalidRefreshTokenError
+from .exceptions import InvalidLoginError, InvalidRefreshTokenError
+from .responses import THROTTLED, UNAUTHORIZED, UNAVAILABLE, UNREADABLE_BODY
+from .schemas import LogoutRequest, TokenResponse
+from .services import Services
+from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-UNAUTHORIZED = {
-    401: {"model": ErrorResponse, "description": "Missing, invalid or expired credentials"}
-}
-THROTTLED = {
-    429: {"model": ErrorResponse, "description": "Too many failed logins; see Retry-After"}
-}
-# A body the app cannot read: not decodable (bad UTF-8 in JSON, broken form encoding), or
-# over MAX_BODY_BYTES, refused before it is read (body_limit.py).
-UNREADABLE_BODY = {
-    400: {"model": ErrorResponse, "description": "Request body could not be parsed"},
-    413: {"model": ErrorResponse, "description": "Request body too large"},
-}
-# The database (or another backend) cannot be reached: try again later; never a traceback.
-UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Service temporarily unavailable"}}
-{%- if cookiecutter.cookie_auth %}
-FORBIDDEN = {
-    403: {"model": ErrorResponse, "description": "Cookie sent without a valid X-CSRF-Token"}
-}
-{%- endif %}
 
-
-def _service(request: Request) -> AuthService:
-    return request.app.state.auth
+def install_auth_routes(app: FastAPI, _: Services) -> None:
+    app.include_router(router)
 
 
 def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
@@ -69,110 +49,79 @@ async def login(
     request: Request,
     response: Response,
     client: ClientAddress,
+    auth: AuthServiceDep,
+    authenticator: AuthenticatorDep,
     username: Annotated[str, Form(min_length=1, max_length=MAX_USERNAME_LENGTH)],
     password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
 ) -> TokenResponse:
     """Exchange a username and password (OAuth2 password form) for a token pair."""
     try:
-        issued = await _service(request).login(username, password, client=client)
+        issued = await auth.login(username, password, client=client)
     except ThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "Too many failed login attempts; try again later",
             headers={"Retry-After": str(exc.retry_after)},
         ) from None
-    except InvalidCredentialsError:
+    except InvalidLoginError:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Incorrect username or password",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
-{%- if cookiecutter.cookie_auth %}
-    set_session_cookies(request, response, issued)
-{%- endif %}
+    authenticator.tokens_issued(request, response, issued)
     return _token_response(response, issued)
-{%- if cookiecutter.cookie_auth %}
 
 
 @router.post(
     "/refresh",
     response_model=TokenResponse,
-    responses=UNAUTHORIZED | FORBIDDEN | UNREADABLE_BODY | UNAVAILABLE,
+    responses=UNAUTHORIZED | TRANSPORT_RESPONSES | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def refresh(
-    request: Request, response: Response, client: ClientAddress, body: RefreshRequest | None = None
-) -> TokenResponse:
-    """Trade a refresh token, from the JSON body or else the refresh cookie (which needs
-    X-CSRF-Token), for a new pair. Each refresh token works once: presenting a used one again
-    is treated as theft and ends the whole session."""
-    refresh_token = body.refresh_token if body else refresh_token_from_cookie(request)
-    try:
-        issued = await _service(request).refresh(refresh_token, client=client)
-    except InvalidRefreshTokenError:
-        raise unauthorized(token_sent=True) from None
-    set_session_cookies(request, response, issued)
-    return _token_response(response, issued)
-
-
-@router.post(
-    "/logout",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | FORBIDDEN | UNREADABLE_BODY | UNAVAILABLE,
-)
-async def logout(
     request: Request,
     response: Response,
-    claims: LogoutClaims,
     client: ClientAddress,
-    body: LogoutRequest | None = None,
-) -> None:
-    """End the session: its access and refresh tokens stop working at once, and its cookies
-    are expired. The access token (header or cookie) or the refresh cookie names the session,
-    so a browser whose access cookie has expired can still log out."""
-    await _service(request).logout(claims, body.refresh_token if body else None, client=client)
-    clear_session_cookies(request, response)
-{%- else %}
-
-
-@router.post(
-    "/refresh",
-    response_model=TokenResponse,
-    responses=UNAUTHORIZED | UNREADABLE_BODY | UNAVAILABLE,
-)
-async def refresh(
-    request: Request, response: Response, client: ClientAddress, body: RefreshRequest
+    auth: AuthServiceDep,
+    authenticator: AuthenticatorDep,
+    refresh_token: RefreshTokenIn,
 ) -> TokenResponse:
     """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
     one again is treated as theft and ends the whole session."""
     try:
-        issued = await _service(request).refresh(body.refresh_token, client=client)
+        issued = await auth.refresh(refresh_token, client=client)
     except InvalidRefreshTokenError:
         raise unauthorized(token_sent=True) from None
+    authenticator.tokens_issued(request, response, issued)
     return _token_response(response, issued)
 
 
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | UNREADABLE_BODY | UNAVAILABLE,
+    responses=UNAUTHORIZED | TRANSPORT_RESPONSES | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def logout(
     request: Request,
-    claims: CurrentClaims,
+    response: Response,
+    claims: SessionClaims,
     client: ClientAddress,
+    auth: AuthServiceDep,
+    authenticator: AuthenticatorDep,
     body: LogoutRequest | None = None,
 ) -> None:
     """End the session: its access and refresh tokens stop working at once."""
-    await _service(request).logout(claims, body.refresh_token if body else None, client=client)
-{%- endif %}
+    await auth.logout(claims, body.refresh_token if body else None, client=client)
+    authenticator.session_ended(request, response)
 
 
 @router.post(
     "/logout-all",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | {% if cookiecutter.cookie_auth %}FORBIDDEN | {% endif %}UNAVAILABLE,
+    responses=UNAUTHORIZED | TRANSPORT_RESPONSES | UNAVAILABLE,
 )
-async def logout_all(request: Request, claims: CurrentClaims, client: ClientAddress) -> None:
+async def logout_all(
+    claims: CurrentClaims, client: ClientAddress, accounts: AccountServiceDep
+) -> None:
     """End every session of the caller, on every device: use it after a suspected theft."""
-    accounts: AccountService = request.app.state.accounts
     await accounts.revoke_all(claims.user_id, reason="logout_all", client=client)

@@ -11,18 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import audit
 from ..security.passwords import PasswordHasher
-from ..security.revocation import NewSession, RotateOutcome, TokenStore
 from ..security.throttle import LoginThrottle, ThrottledError
 from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from ..users import repository as users
-
-
-class InvalidCredentialsError(Exception):
-    """Wrong username or password; deliberately does not say which."""
-
-
-class InvalidRefreshTokenError(Exception):
-    """The refresh token is invalid, expired, revoked or was already used."""
+from ..users.models import User
+from . import claims as token_claims
+from .exceptions import InvalidLoginError, InvalidRefreshTokenError
+from .stores.interface import NewSession, RotateOutcome, TokenStore
 
 
 class AuthService:
@@ -43,7 +38,7 @@ class AuthService:
     async def login(self, username: str, password: str, *, client: str | None) -> IssuedTokens:
         """Check the password and start a new session; `client` is the caller's address.
 
-        ThrottledError when a limit is reached, InvalidCredentialsError for any other refusal.
+        ThrottledError when a limit is reached, InvalidLoginError for any other refusal.
         """
         key = users.username_key(username)
         # The attempt takes its slots before the password is checked, and keeps them unless
@@ -66,23 +61,8 @@ class AuthService:
             else:
                 reason = "inactive" if valid else "bad_password"
                 audit("login_failed", user_id=str(user.id), client=client, reason=reason)
-            raise InvalidCredentialsError
-        user_id = str(user.id)
-        session_id = uuid.uuid4().hex
-        auth_time = int(time.time())
-        issued = self._tokens.issue(user_id, session_id, auth_time)
-        session = NewSession(
-            user_id=user_id,
-            session_id=session_id,
-            refresh_token_id=issued.refresh_token_id,
-            expires_at=self._tokens.session_end(auth_time),
-            credentials_version=user.credentials_version,
-        )
-        # The store starts the session only if the password or account state it was checked
-        # against is still current: a change made while we were hashing wins.
-        if not await self._store.start_session(session):
-            audit("login_failed", user_id=user_id, client=client, reason="credentials_changed")
-            raise InvalidCredentialsError
+            raise InvalidLoginError
+        issued = await self._start_session(user, client)
         if new_hash is not None:
             async with self._sessionmaker() as db:
                 await users.replace_password_hash(
@@ -90,7 +70,30 @@ class AuthService:
                 )
         # Decided: a success gives its slots back, so honest logins never add up to a lockout.
         await self._throttle.give_back(reservation)
-        audit("login_succeeded", user_id=user_id, session_id=session_id, client=client)
+        audit("login_succeeded", user_id=str(user.id), session_id=issued.session_id, client=client)
+        return issued
+
+    async def _start_session(self, user: User, client: str | None) -> IssuedTokens:
+        """Issue the first token pair of a new session for `user`, whose password was checked.
+
+        The store starts the session only if the password or account state it was checked
+        against is still current: a change made while the password was hashing wins, and the
+        login fails like a wrong password.
+        """
+        auth_time = int(time.time())
+        issued = self._tokens.issue(
+            str(user.id), uuid.uuid4().hex, auth_time, token_claims.custom_claims(user)
+        )
+        session = NewSession(
+            user_id=str(user.id),
+            session_id=issued.session_id,
+            refresh_token_id=issued.refresh_token_id,
+            expires_at=self._tokens.session_end(auth_time),
+            credentials_version=user.credentials_version,
+        )
+        if not await self._store.start_session(session):
+            audit("login_failed", user_id=str(user.id), client=client, reason="credentials_changed")
+            raise InvalidLoginError
         return issued
 
     async def refresh(self, refresh_token: str, *, client: str | None) -> IssuedTokens:
@@ -106,7 +109,9 @@ class AuthService:
         if user is None or not user.is_active:
             await self._store.revoke_session(claims.session_id, claims.user_id)
             raise InvalidRefreshTokenError
-        issued = self._tokens.issue(claims.user_id, claims.session_id, claims.auth_time)
+        issued = self._tokens.issue(
+            claims.user_id, claims.session_id, claims.auth_time, token_claims.custom_claims(user)
+        )
         outcome = await self._store.rotate(
             claims.session_id, claims.token_id, issued.refresh_token_id
         )

@@ -5,14 +5,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-{% if cookiecutter.token_store == "database" -%}
-from {{ cookiecutter.package_name }}.auth import models as auth_models  # noqa: F401 (registers tables)
-{% endif -%}
+from {{ cookiecutter.package_name }}.auth.stores import {{ cookiecutter.token_store }}  # noqa: F401 (registers its tables)
 from {{ cookiecutter.package_name }}.config import get_settings
 from {{ cookiecutter.package_name }}.db import Base, async_database_url, create_engine
-{% if cookiecutter.token_store == "database" -%}
-from {{ cookiecutter.package_name }}.security import database_throttle  # noqa: F401 (registers tables)
-{% endif -%}
 from {{ cookiecutter.package_name }}.users import models as user_models  # noqa: F401 (registers tables)
 
 config = context.config

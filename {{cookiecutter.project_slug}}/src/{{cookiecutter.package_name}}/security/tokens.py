@@ -7,7 +7,9 @@ they cannot disagree about what a valid token is.
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 import jwt
@@ -25,6 +27,8 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # implement (RFC 7515 section 4.1.11, OWASP JWT cheat sheet). We never issue them.
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud"]
+# Claims the JWT core writes and checks itself; everything else a token carries is `extra`.
+_OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "auth_time", "nbf"])
 _VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -41,6 +45,8 @@ class Claims:
     token_id: str
     issued_at: int
     expires_at: int
+    # The application's own claims (auth/claims.py), any JSON values, read-only.
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,28 +93,40 @@ class TokenService:
         # a signature check. Expiry and revocation are still checked on every use.
         self._verified: dict[str, Claims] = {}
 
-    @property
-    def access_ttl(self) -> int:
-        return self._access_ttl
-
     def session_end(self, auth_time: int) -> int:
         """When a session that logged in at `auth_time` ends, however often it refreshes."""
         return auth_time + self._refresh_ttl
 
-    def issue(self, user_id: str, session_id: str, auth_time: int) -> IssuedTokens:
-        """A new access + refresh pair for the session that logged in at `auth_time`.
+    def issue(
+        self,
+        user_id: str,
+        session_id: str,
+        auth_time: int,
+        extra: Mapping[str, Any] | None = None,
+    ) -> IssuedTokens:
+        """A new access + refresh pair for the session that logged in at `auth_time`; the
+        access token also carries the `extra` claims (any JSON values, none of our own names).
 
         The refresh token dies after the idle timeout unless it is used, and never outlives its
         session: refreshing cannot extend a login past its absolute lifetime.
         """
+        extra = dict(extra or {})
+        if clash := _OWN_CLAIMS.intersection(extra):
+            raise ValueError(f"claims {sorted(clash)} are the token core's own")
         now = int(time.time())
         refresh_id = uuid.uuid4().hex
         access = self._encode(
-            "access", user_id, session_id, uuid.uuid4().hex, now, now + self._access_ttl
+            "access", user_id, session_id, uuid.uuid4().hex, now, now + self._access_ttl, extra
         )
         refresh_exp = min(now + self._refresh_idle, self.session_end(auth_time))
         refresh = self._encode(
-            "refresh", user_id, session_id, refresh_id, now, refresh_exp, auth_time=auth_time
+            "refresh",
+            user_id,
+            session_id,
+            refresh_id,
+            now,
+            refresh_exp,
+            {"auth_time": auth_time},
         )
         return IssuedTokens(access, refresh, refresh_id, self._access_ttl, session_id)
 
@@ -157,7 +175,7 @@ class TokenService:
         token_id: str,
         iat: int,
         exp: int,
-        **extra: int,
+        extra: Mapping[str, Any],
     ) -> str:
         key = self._keys.current
         payload = {
@@ -211,5 +229,10 @@ class TokenService:
 
 def _claims(payload: dict[str, Any]) -> Claims:
     return Claims(
-        payload["sub"], payload["sid"], payload["jti"], int(payload["iat"]), int(payload["exp"])
+        payload["sub"],
+        payload["sid"],
+        payload["jti"],
+        int(payload["iat"]),
+        int(payload["exp"]),
+        extra=MappingProxyType({k: v for k, v in payload.items() if k not in _OWN_CLAIMS}),
     )

@@ -22,10 +22,13 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..auth.models import AuthSession, Revocation, RevocationCounter
-from ..db import database_now, upsert
-from ..users.models import User
-from .revocation import NewSession, RevokedSessions, RotateOutcome
+from ...config import Settings
+from ...db import database_now, upsert
+from ...security.database_throttle import DatabaseAttemptLog
+from ...security.revocation import RevokedSessions
+from ...users.models import User
+from .database_tables import AuthSession, Revocation, RevocationCounter
+from .interface import NewSession, RotateOutcome, StoreBackend
 
 logger = logging.getLogger(__name__)
 
@@ -228,3 +231,17 @@ class DatabaseTokenStore:
             await db.execute(
                 delete(AuthSession).where(AuthSession.expires_at < now - self._access_ttl)
             )
+
+
+def build_backend(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> StoreBackend:
+    """Sessions, revocations and throttling slots, all in the application database."""
+    revoked = RevokedSessions()
+    store = DatabaseTokenStore(
+        sessionmaker,
+        revoked,
+        access_ttl=settings.access_token_seconds,
+        poll_seconds=settings.revocation_poll_seconds,
+    )
+    return StoreBackend(store, revoked, DatabaseAttemptLog(sessionmaker))

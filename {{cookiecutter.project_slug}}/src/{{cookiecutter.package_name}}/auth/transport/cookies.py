@@ -33,19 +33,16 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
-from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
-from .authenticator import (
-    AuthenticationError,
-    Authenticator,
-    InvalidCredentialsError,
-    Scope,
-    bearer_token,
-)
-from .dependencies import BearerAuth, http_error
+from ...config import Settings
+from ...security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
+from ..authenticator import Authenticator, Scope, bearer_token
+from ..dependencies import AuthenticatorDep, BearerAuth, http_error
+from ..exceptions import AuthenticationError, InvalidAccessTokenError
+from ..schemas import ErrorResponse, RefreshRequest
 
 ACCESS_COOKIE = "__Host-access_token"
 REFRESH_COOKIE = "__Secure-refresh_token"
@@ -79,7 +76,7 @@ def cookie_value(scope: Scope, name: str) -> str | None:
             key, separator, cookie = pair.partition("=")
             if separator and key.strip() == name:
                 if found is not None:
-                    raise InvalidCredentialsError
+                    raise InvalidAccessTokenError
                 found = cookie.strip()
     return found or None
 
@@ -136,7 +133,7 @@ class CookieAuthenticator(Authenticator):
         try:
             claims = self._tokens.verify_refresh(token)
         except InvalidTokenError:
-            raise InvalidCredentialsError from None
+            raise InvalidAccessTokenError from None
         # Refreshing and logging out are unsafe requests too: they hand out new tokens, spend
         # the old one, or end a session.
         self.check_csrf(scope, claims.session_id)
@@ -155,8 +152,17 @@ class CookieAuthenticator(Authenticator):
                 raise access_error from None
             return self._refresh_cookie(scope)[1]
 
-    def set_cookies(self, response: Response, issued: IssuedTokens, root_path: str) -> None:
-        """Put a freshly issued token pair, and the session's CSRF token, in cookies."""
+    def tokens_issued(self, request: Request, response: Response, issued: IssuedTokens) -> None:
+        """Login and refresh: the new tokens also go into cookies, unless another site asked.
+
+        A browser marks a request that another site started with `Sec-Fetch-Site: cross-site`
+        (Fetch Metadata). Such a login gets its tokens in the body only: otherwise a page could
+        post the attacker's password to /auth/login and plant the attacker's session in the
+        victim's browser (login CSRF), which no CSRF token can stop, as there is no session.
+        """
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return
+        root_path = request.scope.get("root_path", "")
         csrf_token = self.csrf_token(issued.session_id)
         response.headers[CSRF_HEADER] = csrf_token
         refresh_path, max_age = root_path + REFRESH_PATH, self._refresh_max_age
@@ -164,8 +170,9 @@ class CookieAuthenticator(Authenticator):
         _set_cookie(response, REFRESH_COOKIE, issued.refresh_token, refresh_path, max_age)
         _set_cookie(response, CSRF_COOKIE, csrf_token, "/", max_age, httponly=False)
 
-    def clear_cookies(self, response: Response, root_path: str) -> None:
-        """Expire the three cookies; a browser matches each by name and path."""
+    def session_ended(self, request: Request, response: Response) -> None:
+        """Logout: expire the three cookies; a browser matches each by name and path."""
+        root_path = request.scope.get("root_path", "")
         _set_cookie(response, ACCESS_COOKIE, "", "/", 0)
         _set_cookie(response, REFRESH_COOKIE, "", root_path + REFRESH_PATH, 0)
         _set_cookie(response, CSRF_COOKIE, "", "/", 0, httponly=False)
@@ -185,47 +192,60 @@ def _set_cookie(
     )
 
 
-def _cookies(request: Request) -> CookieAuthenticator:
-    return request.app.state.authenticator
+def build_authenticator(settings: Settings, tokens: TokenService) -> CookieAuthenticator:
+    """The authenticator of this project: bearer tokens, and cookies with a CSRF check."""
+    assert settings.secret_key is not None  # guaranteed by Settings validation
+    return CookieAuthenticator(
+        tokens,
+        settings.secret_key.get_secret_value().encode(),
+        refresh_max_age=settings.refresh_idle_seconds,
+    )
 
 
-def set_session_cookies(request: Request, response: Response, issued: IssuedTokens) -> None:
-    """Login and refresh: the new tokens also go into cookies, unless another site asked.
-
-    A browser marks a request that another site started with `Sec-Fetch-Site: cross-site`
-    (Fetch Metadata). Such a login gets its tokens in the body only: otherwise a page could
-    post the attacker's password to /auth/login and plant the attacker's session in the
-    victim's browser (login CSRF), which no CSRF token can stop, as there is no session yet.
-    """
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return
-    _cookies(request).set_cookies(response, issued, request.scope.get("root_path", ""))
+async def _cookie_authenticator(authenticator: AuthenticatorDep) -> CookieAuthenticator:
+    if not isinstance(authenticator, CookieAuthenticator):
+        raise TypeError("cookie routes need the CookieAuthenticator (see build_authenticator)")
+    return authenticator
 
 
-def clear_session_cookies(request: Request, response: Response) -> None:
-    """Logout: the browser drops the cookies."""
-    _cookies(request).clear_cookies(response, request.scope.get("root_path", ""))
+CookieAuthenticatorDep = Annotated[CookieAuthenticator, Depends(_cookie_authenticator)]
 
 
 class LogoutAuth(BearerAuth):
     """The bearer scheme as documented (Swagger UI's lock), accepting the refresh cookie too."""
 
-    async def __call__(self, request: Request) -> Claims:  # type: ignore[override]
+    async def __call__(  # type: ignore[override]
+        self, request: Request, authenticator: CookieAuthenticatorDep
+    ) -> Claims:
         try:
-            return _cookies(request).session_to_end(request.scope)
+            return authenticator.session_to_end(request.scope)
         except AuthenticationError as exc:
             raise http_error(exc) from None
 
 
-# Same scheme name as `bearer_auth`: the OpenAPI document lists one scheme, used by both.
-LogoutClaims = Annotated[
+# The claims that name the session a logout ends. The same scheme name as `bearer_auth`: the
+# OpenAPI document lists one scheme, used by both.
+SessionClaims = Annotated[
     Claims, Depends(LogoutAuth(tokenUrl="/auth/login", scheme_name="BearerAuth"))
 ]
 
 
-def refresh_token_from_cookie(request: Request) -> str:
-    """/auth/refresh without a body: the refresh cookie's token, or a 401/403."""
+async def _refresh_token(
+    request: Request, authenticator: CookieAuthenticatorDep, body: RefreshRequest | None = None
+) -> str:
+    """The refresh token of a refresh request: the JSON body's, or else the refresh cookie's
+    (which needs X-CSRF-Token); a 401/403 without either."""
+    if body is not None:
+        return body.refresh_token
     try:
-        return _cookies(request).refresh_token(request.scope)
+        return authenticator.refresh_token(request.scope)
     except AuthenticationError as exc:
         raise http_error(exc) from None
+
+
+RefreshTokenIn = Annotated[str, Depends(_refresh_token)]
+
+# What a cookie-authenticated request can get besides the usual answers.
+TRANSPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "Cookie sent without a valid X-CSRF-Token"}
+}

@@ -33,10 +33,16 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..auth.authenticator import AuthenticationError
-from .revocation import NewSession, RevokedSessions, RotateOutcome
+from ...config import Settings
+from ...security.redis_throttle import RedisAttemptLog
+from ...security.revocation import RevokedSessions
+from ..exceptions import AuthenticationError
+from .interface import NewSession, RotateOutcome, StoreBackend
 
 logger = logging.getLogger(__name__)
 
@@ -373,3 +379,26 @@ class RedisTokenStore:
         entries = await self._redis.zrange(self._key("revoked"), 0, -1, withscores=True)
         for session_id, until in entries:
             self._revoked.add(session_id, until)
+
+
+def build_backend(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> StoreBackend:
+    """Sessions, revocations and throttling slots in Redis; users stay in the database."""
+    # Fail closed: a worker that cannot prove it has seen every revocation answers 503.
+    revoked = SyncedRevokedSessions(stale_after=2 * settings.revocation_poll_seconds)
+    store = RedisTokenStore(
+        settings.redis_url,
+        revoked,
+        key_prefix=settings.redis_key_prefix,
+        access_ttl=settings.access_token_seconds,
+        poll_seconds=settings.revocation_poll_seconds,
+    )
+    attempts = RedisAttemptLog(
+        redis_client(settings.redis_url), key_prefix=settings.redis_key_prefix
+    )
+    # Without Redis no login, refresh or logout can be recorded: "try again shortly" is the
+    # honest answer, never a 500 (stale revocations: SyncedRevokedSessions).
+    return StoreBackend(
+        store, revoked, attempts, unavailable=(RedisConnectionError, RedisTimeoutError)
+    )

@@ -9,7 +9,7 @@ import string
 from functools import cache
 from importlib.resources import files
 
-from ..users.repository import username_key
+from .repository import username_key
 
 # Digits and symbols people put around a common word ("!Summer2024!", "2024password").
 _DECORATION = string.digits + string.punctuation + " "

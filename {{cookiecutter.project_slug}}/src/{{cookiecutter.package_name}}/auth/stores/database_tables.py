@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base
+from ...db import Base
 
 
 class AuthSession(Base):

@@ -1,0 +1,24 @@
+"""The error answers routes document in OpenAPI, one table per kind, combined with `|`."""
+
+from typing import Any
+
+from .schemas import ErrorResponse
+
+Responses = dict[int | str, dict[str, Any]]
+
+UNAUTHORIZED: Responses = {
+    401: {"model": ErrorResponse, "description": "Missing, invalid or expired credentials"}
+}
+THROTTLED: Responses = {
+    429: {"model": ErrorResponse, "description": "Too many failed attempts; see Retry-After"}
+}
+# A body the app cannot read: not decodable (bad UTF-8 in JSON, broken form encoding), or
+# over MAX_BODY_BYTES, refused before it is read (body_limit.py).
+UNREADABLE_BODY: Responses = {
+    400: {"model": ErrorResponse, "description": "Request body could not be parsed"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+}
+# The database (or another backend) cannot be reached: try again later; never a traceback.
+UNAVAILABLE: Responses = {
+    503: {"model": ErrorResponse, "description": "Service temporarily unavailable"}
+}

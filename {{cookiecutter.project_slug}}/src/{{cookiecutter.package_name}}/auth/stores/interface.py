@@ -1,0 +1,81 @@
+"""Where sessions live: the interface the database and Redis stores implement.
+
+A login starts a *session* (a refresh-token family, RFC 6819 / OAuth 2.0 Security BCP 4.14).
+Revoking the session revokes its refresh tokens (the store refuses to rotate them) and its
+access tokens (the store adds it to every worker's RevokedSessions).
+"""
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from ...security.revocation import RevokedSessions
+from ...security.throttle import AttemptLog
+
+
+class RotateOutcome(enum.Enum):
+    ROTATED = "rotated"
+    # A refresh token that was already used came back: someone holds a copy. The whole
+    # session has been revoked (refresh-token reuse detection).
+    REUSED = "reused"
+    # Unknown token, or its session is revoked or over.
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session about to start, and the credentials version its login was checked against."""
+
+    user_id: str
+    session_id: str
+    refresh_token_id: str
+    # Absolute end of the session (login + REFRESH_TOKEN_DAYS), never extended by refreshing.
+    expires_at: int
+    credentials_version: int
+
+
+class TokenStore(Protocol):
+    """Where sessions and their refresh tokens live (the database or Redis)."""
+
+    async def start_session(self, session: NewSession) -> bool:
+        """Record a new session and its first refresh token, in one atomic step with the check
+        that the user's credentials version is still `session.credentials_version`.
+
+        False, and nothing recorded, when the password or account state changed meanwhile.
+        """
+
+    async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
+        """Atomically retire `old_token_id` and register `new_token_id` in its place.
+
+        Of several concurrent calls with the same old token, at most one returns ROTATED; none
+        does once the user's credentials changed after the session started.
+        """
+
+    async def revoke_session(self, session_id: str, user_id: str) -> None:
+        """Revoke one session of `user_id` (other users' sessions are left alone)."""
+
+    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+        """Revoke every session of a user (logout everywhere, password change).
+
+        `credentials_version`, after a credentials change, is the user's new version: from
+        then on no session of an older version may start or rotate, wherever it was checked.
+        """
+
+    async def open(self) -> None:
+        """Load current revocations, then keep copying those made by any worker."""
+
+    async def close(self) -> None:
+        """Stop background work and release connections."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreBackend:
+    """Where the project keeps the state its workers share: sessions and revocations (the
+    store), the revoked list each worker keeps in sync, and the throttle's attempt slots.
+    database_store.py and redis_store.py each build one (`build_backend`)."""
+
+    store: TokenStore
+    revoked: RevokedSessions
+    attempts: AttemptLog
+    # Errors of the backend's own client that mean "unavailable": answered 503, Retry-After 1.
+    unavailable: tuple[type[Exception], ...] = ()

@@ -1,0 +1,13 @@
+"""The database: the async engine of the chosen dialect, the ORM base, sessions."""
+
+from .core import Base, async_database_url, create_sessionmaker, database_now, upsert
+from .{{ cookiecutter.database }} import create_engine
+
+__all__ = [
+    "Base",
+    "async_database_url",
+    "create_engine",
+    "create_sessionmaker",
+    "database_now",
+    "upsert",
+]
