@@ -6,8 +6,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
-import postgres_db
 from {{ cookiecutter.package_name }}.cli import alembic_config
+
+import postgres_db
 from required_services import require_service
 
 

@@ -18,7 +18,6 @@ from {{ cookiecutter.package_name }}.auth.client_address import resolve_client_a
 from {{ cookiecutter.package_name }}.cli import app as cli_app
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
-from store_{{ cookiecutter.token_store }} import STORE_SETTINGS
 
 from conftest import (
     KNOWN_SECRETS,
@@ -31,6 +30,7 @@ from conftest import (
     make_settings,
     sign,
 )
+from store_{{ cookiecutter.token_store }} import STORE_SETTINGS
 
 NEW_PASSWORD = "a brand new passphrase 42"
 KNOWN_SECRETS.add(NEW_PASSWORD)

@@ -24,10 +24,10 @@ from {{ cookiecutter.package_name }}.auth.stores.redis import (
 )
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
-from required_services import require_service
-from store_redis import REDIS_KEY_PREFIX
 
 from conftest import bearer, client_for, login, make_settings
+from required_services import require_service
+from store_redis import REDIS_KEY_PREFIX
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 
@@ -89,7 +89,7 @@ async def stores(settings: Settings) -> AsyncIterator[list[RedisTokenStore]]:
     opened = [
         RedisTokenStore(
             settings.redis_url,
-            SyncedRevokedSessions(stale_after=1.0),
+            SyncedRevokedSessions(stale_after=5.0),
             key_prefix=settings.redis_key_prefix,
             access_ttl=settings.access_token_seconds,
             poll_seconds=settings.revocation_poll_seconds,
