@@ -6,10 +6,11 @@ import stat
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from harness import bakery
 
 SECRET_LINE = re.compile(r"^SECRET_KEY=(.*)$", re.MULTILINE)
 # 43 URL-safe base64 characters carry 256 bits.

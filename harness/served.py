@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import bakery
+from harness import bakery
 
 USERNAME = "alice@example.com"
 PASSWORD = "correct horse battery staple"
