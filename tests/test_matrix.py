@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_bake import OPTIONS, TEMPLATE_RESIDUE, combination_id, text_files
+from baked import OPTIONS, TEMPLATE_RESIDUE, combination_id, text_files
 
 from harness import bakery
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_bake import read_secret
+from baked import read_secret
 
 from harness import bakery
 
