@@ -80,7 +80,7 @@ def test(pytest_args: list[str]) -> None:
 
 def lint() -> None:
     """Ruff on the template's own Python; the bake tests lint the rendered project."""
-    paths = ("hooks", "tests", "bench", "tasks.py")
+    paths = ("hooks", "harness", "tests", "bench", "tasks.py")
     run(PYTHON, "-m", "ruff", "check", *paths)
     run(PYTHON, "-m", "ruff", "format", "--check", *paths)
 

@@ -1,12 +1,13 @@
-"""Fixtures for the template's tests; the baking itself lives in bakery.py."""
+"""Fixtures for the template's tests; the baking itself lives in harness/bakery.py."""
 
 from pathlib import Path
 from types import ModuleType
 
-import bakery
 import pytest
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
+
+from harness import bakery
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,11 @@ per value.
 
 from pathlib import Path
 
-import bakery
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
+
+from harness import bakery
 
 PROJECT_TEMPLATE = bakery.TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 

@@ -6,28 +6,26 @@ import stat
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
+from baked import (
+    OPTIONS,
+    SECRET_LINE,
+    TEMPLATE_RESIDUE,
+    combination_id,
+    read_secret,
+    text_files,
+)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-SECRET_LINE = re.compile(r"^SECRET_KEY=(.*)$", re.MULTILINE)
+from harness import bakery
+
 # 43 URL-safe base64 characters carry 256 bits.
 STRONG_SECRET = re.compile(r"[A-Za-z0-9_-]{43,}")
-# `${{ ... }}` is a GitHub Actions expression in .github/workflows, not Jinja.
-TEMPLATE_RESIDUE = re.compile(r"(?<!\$)\{\{|\{%|cookiecutter\.")
 SUMMARY_PASSED = re.compile(r"(\d+) passed")
 # The rendered suite has a test per area and attack class; far fewer means files went missing.
 MIN_PROJECT_TESTS = 40
 
-OPTIONS = (
-    "jwt_algorithm",
-    "database",
-    "token_store",
-    "use_middleware",
-    "cookie_auth",
-    "allow_registration",
-)
 # A pairwise covering set: every value of every option, and every pair of values of two
 # options, appears in some row (test_combinations_cover_every_pair_of_option_values checks).
 # Eight rows is the least possible: each of the four algorithms must meet both values of every
@@ -53,13 +51,6 @@ KEY_TYPES = {
 }
 
 
-def combination_id(answers: dict[str, object]) -> str:
-    """Name a combination by its non-default answers."""
-    defaults = {field: values[0] for field, values in bakery.option_values().items()}
-    chosen = [f"{field}={value}" for field, value in answers.items() if value != defaults[field]]
-    return ",".join(chosen) or "defaults"
-
-
 @pytest.fixture(
     scope="session",
     params=[pytest.param(answers, id=combination_id(answers)) for answers in COMBINATIONS],
@@ -67,23 +58,6 @@ def combination_id(answers: dict[str, object]) -> str:
 def combination(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One bake per covering combination, shared by the tests that only read it."""
     return bakery.bake(tmp_path_factory.mktemp("combination"), **request.param)
-
-
-def read_secret(project: Path) -> str:
-    """Return the SECRET_KEY value written to the project's .env."""
-    match = SECRET_LINE.search((project / ".env").read_text(encoding="utf-8"))
-    assert match, "no SECRET_KEY line in .env"
-    return match[1]
-
-
-def text_files(project: Path) -> dict[Path, str]:
-    """Return every text file of the bake; binary files cannot hold template syntax."""
-    texts = {}
-    for path in sorted(project.rglob("*")):
-        data = path.read_bytes() if path.is_file() else b""
-        if data and b"\0" not in data:
-            texts[path] = data.decode("utf-8")
-    return texts
 
 
 def test_combinations_cover_every_pair_of_option_values() -> None:

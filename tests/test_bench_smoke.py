@@ -10,8 +10,9 @@ import shutil
 import subprocess
 import sys
 
-import bakery
 import pytest
+
+from harness import bakery
 
 RUN = bakery.TEMPLATE_DIR / "bench" / "run.py"
 

@@ -11,10 +11,10 @@ import os
 import shutil
 from collections.abc import Iterator
 
-import bakery
 import pytest
-import served
 from playwright.sync_api import Page, Request, expect, sync_playwright
+
+from harness import bakery, served
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
 import rendering
-import served
 import yaml
+
+from harness import bakery, served
 
 COMPOSE_CHOICES = list(
     itertools.product(["HS256", "EdDSA"], ["sqlite", "postgresql"], ["database", "redis"])

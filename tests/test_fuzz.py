@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import bakery
 import httpx
 import pytest
-import served
+
+from harness import bakery, served
 
 TESTS_DIR = Path(__file__).resolve().parent
 USERNAME = "fuzzer@example.com"

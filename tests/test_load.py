@@ -21,10 +21,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bakery
 import httpx
 import pytest
-import served
+
+from harness import bakery, served
 
 CLIENTS = 50
 WORKERS = 2

@@ -9,9 +9,10 @@ import itertools
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
-from test_bake import OPTIONS, TEMPLATE_RESIDUE, combination_id, text_files
+from baked import OPTIONS, TEMPLATE_RESIDUE, combination_id, text_files
+
+from harness import bakery
 
 SWITCHES = [option for option in OPTIONS if option != "jwt_algorithm"]
 

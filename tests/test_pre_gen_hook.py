@@ -4,8 +4,9 @@ import tomllib
 from pathlib import Path
 from types import ModuleType
 
-import bakery
 import pytest
+
+from harness import bakery
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import bakery
 import pytest
 import yaml
+
+from harness import bakery
 
 PRIVATE_KEY_LINE = "-----BEGIN " + "PRIVATE KEY-----"  # split so this file is no key itself
 

@@ -44,12 +44,12 @@ from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import asyncpg
-import bakery
 import httpx
 import pytest
 import redis
-import served
 from sqlalchemy.engine import make_url
+
+from harness import bakery, served
 
 ALL_BACKENDS = ("sqlite", "postgresql", "redis")
 # Revocation polling of the database store; Redis pushes revocations and is covered by

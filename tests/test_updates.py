@@ -10,9 +10,10 @@ import shutil
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
-from test_bake import read_secret
+from baked import read_secret
+
+from harness import bakery
 
 ANSWERS_FILE = ".cookiecutter-replay.json"
 README_LINE = "A line the template gained after this project was made."

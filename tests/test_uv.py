@@ -9,8 +9,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import bakery
 import pytest
+
+from harness import bakery
 
 pytestmark = pytest.mark.slow
 

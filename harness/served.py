@@ -3,7 +3,8 @@
 Migrated, with users, and started with `python -m <package> serve` from the project directory
 with `PYTHONPATH=src` (the bake is not installed), so every command reads the bake's own
 `.env`: what a person does in their first minutes with the project. Used by the browser test,
-the container health check, the fuzzer and the load run.
+the container health check, the fuzzer and the load run; the benchmark starts its own command
+lines (uvicorn with its options, comparison apps) with `launch`, `wait_until_ready` and `stop`.
 """
 
 import os
@@ -12,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import bakery
+from harness import bakery
 
 USERNAME = "alice@example.com"
 PASSWORD = "correct horse battery staple"
@@ -50,24 +52,38 @@ class ServerError(RuntimeError):
     """The bake's server did not start, or a command failed; the message holds its output."""
 
 
+# Ports this process handed out already: see free_loopback_port.
+_handed_out: set[int] = set()
+
+
 def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+    """A loopback port free right now and not handed out before by this process: a server
+    given an earlier one may still be starting, and not have bound it yet."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, 0))
+            port = int(probe.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def package_of(project: Path) -> str:
     return str(bakery.answers_of(project)["package_name"])
 
 
-def project_env(*, pythonpath_first: Sequence[Path] = (), **overrides: str) -> dict[str, str]:
+def project_env(
+    *, pythonpath_first: Sequence[Path] = (), cheap_hashing: bool = True, **overrides: str
+) -> dict[str, str]:
     """The environment of a command in the bake: its sources importable, cheap hashing.
 
     `pythonpath_first` goes before `src` on PYTHONPATH: a directory with a `sitecustomize.py`
     there changes the interpreter before the bake's code runs (a test can skew its clock).
+    `cheap_hashing=False` keeps the bake's own Argon2 parameters (the benchmark measures them).
     """
     pythonpath = os.pathsep.join([*(str(path) for path in pythonpath_first), "src"])
-    return bakery.tool_env(PYTHONPATH=pythonpath, **CHEAP_HASHING, **overrides)
+    hashing = CHEAP_HASHING if cheap_hashing else {}
+    return bakery.tool_env(PYTHONPATH=pythonpath, **hashing, **overrides)
 
 
 def _run_python(
@@ -77,6 +93,7 @@ def _run_python(
     what: str,
     env: Mapping[str, str] | None = None,
     pythonpath_first: Sequence[Path] = (),
+    cheap_hashing: bool = True,
 ) -> None:
     """Run this interpreter with `args` in the bake, failing with its output.
 
@@ -86,7 +103,9 @@ def _run_python(
     result = subprocess.run(
         [sys.executable, *args],
         cwd=project,
-        env=project_env(pythonpath_first=pythonpath_first, **(env or {})),
+        env=project_env(
+            pythonpath_first=pythonpath_first, cheap_hashing=cheap_hashing, **(env or {})
+        ),
         input=stdin,
         capture_output=True,
         text=True,
@@ -104,12 +123,15 @@ def run_cli(
     stdin: str = "",
     env: Mapping[str, str] | None = None,
     pythonpath_first: Sequence[Path] = (),
+    cheap_hashing: bool = True,
 ) -> None:
     """Run `python -m <package> ...` in the bake, failing with its output.
 
-    `env` adds or overrides variables, as for `project_env`, and so does `pythonpath_first`.
+    `env` adds or overrides variables, as for `project_env`, and so do `pythonpath_first` and
+    `cheap_hashing`.
     """
-    _run_python(project, ["-m", package, *args], stdin, " ".join(args), env, pythonpath_first)
+    command = ["-m", package, *args]
+    _run_python(project, command, stdin, " ".join(args), env, pythonpath_first, cheap_hashing)
 
 
 def create_users(
@@ -123,23 +145,56 @@ def create_users(
     _run_python(project, ["-c", _CREATE_USERS, package_of(project)], lines, "create-user", env)
 
 
-def is_healthy(url: str) -> bool:
+def answers_with(url: str, statuses: Collection[int]) -> bool:
+    """Whether a GET of `url` answers with one of `statuses`."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-            return response.status == 200
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status in statuses
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code in statuses
     except OSError:
         return False
 
 
-def wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+def wait_until_ready(
+    server: subprocess.Popen[bytes],
+    url: str,
+    log: Path,
+    *,
+    statuses: Collection[int] = (200,),
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> None:
+    """Wait until `url` answers with one of `statuses`, or fail with the server's `log`.
+
+    Another status (a 404, say) is some other program that took the port.
+    """
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise ServerError(f"the server exited with {server.returncode}:\n{log.read_text()}")
-        if is_healthy(url):
+        if answers_with(url, statuses):
             return
         time.sleep(0.2)
-    raise ServerError(f"no answer on {url}/health in {START_TIMEOUT_SECONDS}s:\n{log.read_text()}")
+    raise ServerError(f"no answer on {url} in {timeout:g}s:\n{log.read_text()}")
+
+
+def launch(
+    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Start `command` in a process group of its own, its output to `log`.
+
+    The group lets `stop` stop its worker processes too, even if the parent dies first.
+    """
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @contextmanager
@@ -153,25 +208,17 @@ def serving(
 ) -> Iterator[str]:
     """Run `python -m <package> serve` on a free loopback port; yield its base URL.
 
-    The server gets its own process group, so stopping it also stops its worker processes
-    even if the parent dies first. Its output goes to `log`, shown when it fails to start.
-    `pythonpath_first` and `env` are as for `project_env`.
+    The server is `launch`ed: stopping it also stops its worker processes. Its output goes to
+    `log`, shown when it fails to start. `pythonpath_first` and `env` are as for `project_env`.
     """
     port = free_loopback_port()
     url = f"http://{LOOPBACK}:{port}"
     command = [sys.executable, "-m", package_of(project), "serve", "--host", LOOPBACK]
     command += ["--port", str(port), "--workers", str(workers)]
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            command,
-            cwd=project,
-            env=project_env(pythonpath_first=pythonpath_first, **env),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server_env = project_env(pythonpath_first=pythonpath_first, cheap_hashing=True, **env)
+    server = launch(command, cwd=project, env=server_env, log=log)
     try:
-        wait_until_healthy(url, server, log)
+        wait_until_ready(server, f"{url}/health", log)
         yield url
     finally:
         stop(server)

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +23,18 @@ CONFIG_NAME = "cookiecutter-config.yaml"
 REPLAY_DIR_NAME = "replay"
 OUTPUT_DIR_NAME = "out"
 TOOL_TIMEOUT_SECONDS = 900
+
+# Runs bake_from in a child interpreter (see timed_bake) and prints the project path and the
+# seconds cookiecutter took, as JSON.
+_TIMED_BAKE = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from harness.bakery import bake_from
+started = time.perf_counter()
+project = bake_from(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(sys.argv[4]))
+print(json.dumps({"path": str(project), "seconds": time.perf_counter() - started}))
+"""
 
 
 @cache
@@ -81,14 +95,55 @@ def write_config(directory: Path) -> Path:
 
 def bake(directory: Path, **extra_context: object) -> Path:
     """Bake the template without prompts into `directory`/out and return the project path."""
+    return bake_from(TEMPLATE_DIR, directory, extra_context)
+
+
+def bake_from(template: Path, directory: Path, answers: Mapping[str, object]) -> Path:
+    """Bake `template` (a checkout of this one, say) as `bake` does."""
     project = cookiecutter(
-        str(TEMPLATE_DIR),
+        str(template),
         no_input=True,
-        extra_context=extra_context,
+        extra_context=dict(answers),
         output_dir=str(directory / OUTPUT_DIR_NAME),
         config_file=str(write_config(directory)),
     )
     return Path(project)
+
+
+@dataclass(frozen=True)
+class TimedBake:
+    """A bake made by `timed_bake`."""
+
+    project: Path | None  # None when the template refused the answers
+    seconds: float  # inside cookiecutter: neither the child's start nor its imports
+    error: str  # why the template refused, or ""
+
+
+def timed_bake(template: Path, directory: Path, answers: Mapping[str, object]) -> TimedBake:
+    """`bake_from` in a child interpreter, timed, with the hooks' output captured.
+
+    The hooks print to the streams they inherit (the next steps, a refusal's ERROR lines):
+    a child keeps them out of the caller's output and hands a refusal back as text.
+    """
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _TIMED_BAKE,
+            str(TEMPLATE_DIR),
+            str(template),
+            str(directory),
+            json.dumps(dict(answers)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+        return TimedBake(None, 0.0, "; ".join(errors) or result.stderr.strip().splitlines()[-1])
+    done = json.loads(result.stdout.strip().splitlines()[-1])
+    return TimedBake(Path(done["path"]), float(done["seconds"]), "")
 
 
 def replay_files(project: Path) -> list[Path]:
@@ -126,9 +181,14 @@ def bake_with_cli(directory: Path, *answers: str) -> subprocess.CompletedProcess
 def tool_env(**overrides: str) -> dict[str, str]:
     """Return this environment minus the outer pytest's own variables, plus `overrides`.
 
-    PYTEST_ADDOPTS or xdist's worker variables must not leak into a tool run inside a bake.
+    PYTEST_ADDOPTS or xdist's worker variables must not leak into a tool run inside a bake,
+    nor a SECRET_KEY of the caller's, which would override the one in the bake's .env.
     """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTEST_") and key != "SECRET_KEY"
+    }
     return env | overrides
 
 

@@ -1,0 +1,22 @@
+"""The benchmark that bench/run.py runs, one job per module:
+
+- `machine`: what the figures were measured on;
+- `bakes`: the template's variants, baked, migrated and given the benchmark's user;
+- `servers`: the servers measured (uvicorn command lines), started and stopped together;
+- `measure`: wrk runs, the server's CPU time per request, rounds interleaving the cases;
+- `cases`: what is measured: the comparison apps and the bakes' routes;
+- `checks`: a login storm, the cost of one login, a logout reaching both workers;
+- `report`: medians, the table, the targets and the JSON file.
+
+Baking and serving come from the `harness` package the template's tests use too.
+`baselines.py`, `third_party.py` and `login_storm.py` are not part of the package: they run in
+the servers and in the storm's own process.
+"""
+
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", flush=True)
