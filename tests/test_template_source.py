@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import bakery
+from harness import bakery
 
 PROJECT_SOURCE = bakery.TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 # At most this many `{% if %}` blocks across every .py file of the template, tests included.
