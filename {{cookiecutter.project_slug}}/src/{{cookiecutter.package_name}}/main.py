@@ -60,6 +60,7 @@ from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
 from .users.cache import UserCache
 from .users.router import router as users_router
+from .validation_errors import install_validation_errors
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {%- endif %}
     app.include_router(jwks_router)
     install_docs(app)
+    install_validation_errors(app)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
