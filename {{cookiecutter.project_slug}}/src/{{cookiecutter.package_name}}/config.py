@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     # Empty: the socket peer is the client and X-Forwarded-For is ignored, since anyone can send it.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     log_format: Literal["text", "json"] = "text"
+    # True only behind HTTPS: answers then carry HSTS, and browsers refuse plain HTTP for 2 years.
+    https_only: bool = False
 {%- if cookiecutter.allow_registration %}
 
     # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than

@@ -58,6 +58,7 @@ from .security.revocation import RevokedSessions
 {%- endif %}
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
+from .security_headers import SecurityHeadersMiddleware
 from .users.cache import UserCache
 from .users.router import router as users_router
 from .validation_errors import install_validation_errors
@@ -172,6 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         AuthMiddleware, authenticator=authenticator, public_paths=settings.public_paths
     )
 {%- endif %}
+
+    # Added last, so outermost: the 413s and 401s of the middlewares above get the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, https_only=settings.https_only)
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
