@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .security.key_strength import weakness as key_weakness
+
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
@@ -162,8 +164,8 @@ class Settings(BaseSettings):
             raise ValueError("is a well-known example value; generate a fresh random key")
         if len(raw.encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes long")
-        if len(set(raw)) < 8:
-            raise ValueError("is not random enough; generate a fresh random key")
+        if (problem := key_weakness(raw)) is not None:
+            raise ValueError(problem)
         return value
 {%- if cookiecutter.use_middleware %}
 
