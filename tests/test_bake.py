@@ -167,3 +167,11 @@ def test_asymmetric_bake_has_a_private_key_that_git_ignores(tmp_path: Path, algo
     assert "PRIVATE_KEY_PATH=keys/private.pem" in (project / ".env").read_text(encoding="utf-8")
     assert bakery.git(project, "init", "--quiet").returncode == 0
     assert bakery.git(project, "check-ignore", "--quiet", "keys/private.pem").returncode == 0
+
+
+def test_readme_example_shows_the_chosen_token_lifetime_in_seconds(tmp_path: Path) -> None:
+    # A command-line answer is a string: "7" * 60 would print 7777...7 instead of 420.
+    result = bakery.bake_with_cli(tmp_path, "access_token_minutes=7")
+    assert result.returncode == 0, result.stderr
+    readme = (tmp_path / bakery.OUTPUT_DIR_NAME / "my-service" / "README.md").read_text("utf-8")
+    assert '"expires_in": 420}' in readme

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,19 @@ def test_container_migrates_then_serves_on_every_interface(dockerfile: str) -> N
     assert shell_line == (
         f"python -m {package} migrate && exec python -m {package} serve --host 0.0.0.0 --port 8000"
     )
+
+
+@pytest.mark.slow
+def test_the_container_command_answers_without_a_server_header(tmp_path: Path) -> None:
+    """`serve`, which the image runs, names no server software (OWASP HTTP Headers cheat
+    sheet: a version string only helps someone looking for a known hole)."""
+    with (
+        served.running_bake(tmp_path) as (_, url),
+        urllib.request.urlopen(f"{url}/health") as answer,
+    ):
+        headers = answer.headers
+    assert "server" not in {name.lower() for name in headers}
+    assert headers["x-content-type-options"] == "nosniff"
 
 
 def healthcheck_probe(dockerfile: str) -> list[str]:

@@ -76,7 +76,10 @@ def test_a_duplicate_username_in_any_case_fails_cleanly() -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("username", ["x" * 255, " padded ", "tab\there"])
+# A lone surrogate is how Python hands over an argument that is not valid UTF-8.
+@pytest.mark.parametrize(
+    "username", ["x" * 255, " padded ", "tab\there", "nul\0", "bad\udcff", "\ufdfa" * 15]
+)
 def test_invalid_usernames_are_refused(username: str) -> None:
     _run("migrate")
     result = _run("create-user", username, "--password-stdin", stdin="pw-123456\n")

@@ -6,7 +6,9 @@ is logged is ids and addresses only: never a token, a password or a username (pe
 their password into the username box).
 """
 
+import hashlib
 import logging
+from ipaddress import ip_address
 from typing import Literal
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,22 @@ AuditEvent = Literal[
 AUDIT_FIELDS = ("event", "user_id", "session_id", "client", "reason")
 
 _WARNINGS = frozenset({"login_throttled", "refresh_token_reused"})
+# What `client` may be besides an address: the command line.
+_NAMED_CLIENTS = frozenset({"cli"})
+
+
+def client_field(client: str | None) -> str:
+    """The client as logged: an IP address, `cli`, `unknown`, or for anything else `invalid-`
+    and a short hash of it. A server or proxy may hand over any text as the peer's address;
+    logged raw, it could pose as other fields or lines, or carry a username someone typed."""
+    if client is None:
+        return "unknown"
+    if client in _NAMED_CLIENTS:
+        return client
+    try:
+        return str(ip_address(client))
+    except ValueError:
+        return "invalid-" + hashlib.sha256(client.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def audit(
@@ -43,7 +61,7 @@ def audit(
         "event": event,
         "user_id": user_id,
         "session_id": session_id,
-        "client": client or "unknown",
+        "client": client_field(client),
     }
     if reason is not None:
         fields["reason"] = reason

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .key_strength import weakness as key_weakness
+
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
@@ -138,6 +140,8 @@ class Settings(BaseSettings):
     # Empty: the socket peer is the client and X-Forwarded-For is ignored, since anyone can send it.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     log_format: Literal["text", "json"] = "text"
+    # True only behind HTTPS: answers then carry HSTS, and browsers refuse plain HTTP for 2 years.
+    https_only: bool = False
 {%- if cookiecutter.allow_registration %}
 
     # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
@@ -166,8 +170,8 @@ class Settings(BaseSettings):
             raise ValueError("is a well-known example value; generate a fresh random key")
         if len(raw.encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes long")
-        if len(set(raw)) < 8:
-            raise ValueError("is not random enough; generate a fresh random key")
+        if (problem := key_weakness(raw)) is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("trusted_proxies", mode="before")

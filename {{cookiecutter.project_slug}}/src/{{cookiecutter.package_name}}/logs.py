@@ -7,6 +7,7 @@ a token there, but a misbehaving client may put one in, and it must not land in 
 
 import json
 import logging
+import re
 import sys
 from typing import Any, Literal, TextIO
 
@@ -16,8 +17,21 @@ _HANDLER_NAME = "{{ cookiecutter.package_name }}"
 _PACKAGE_LOGGER = "{{ cookiecutter.package_name }}"
 
 
+# What ids, addresses and event names are made of: such a value needs no quotes.
+_BARE_VALUE = re.compile(r"[A-Za-z0-9_.:@/+-]+")
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in AUDIT_FIELDS if hasattr(record, name)}
+
+
+def logfmt_value(value: object) -> str:
+    """`value` as one field value of a text line: bare when it is plainly one token, else in
+    double quotes with JSON's escapes (quotes, backslashes, control and non-ASCII characters),
+    so no space, `=`, quote or line break in it can start a field or a line of its own (OWASP
+    Logging Cheat Sheet: log injection)."""
+    text = str(value)
+    return text if _BARE_VALUE.fullmatch(text) else json.dumps(text)
 
 
 class TextFormatter(logging.Formatter):
@@ -27,7 +41,8 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        pairs = " ".join(f"{name}={value}" for name, value in _fields(record).items() if value)
+        fields = _fields(record).items()
+        pairs = " ".join(f"{name}={logfmt_value(value)}" for name, value in fields if value)
         text = super().format(record)
         return f"{text} {pairs}" if pairs else text
 

@@ -39,7 +39,9 @@ from .security.keys import load_keys
 from .security.passwords import PasswordHasher
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
+from .security_headers import SecurityHeadersMiddleware
 from .users.cache import UserCache
+from .validation_errors import install_validation_errors
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +173,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     for install in PARTS:
         install(app, services)
+    # Added last, so outermost: the 413s and the middleware's 401s get the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, https_only=settings.https_only)
     install_docs(app)
+    install_validation_errors(app)
     # Drivers raise some connection failures unwrapped: asyncpg's refused connection is a
     # plain ConnectionRefusedError, a DNS failure a socket.gaierror. Both mean "unavailable".
     for database_error in (OperationalError, DBAPIError, OSError):

@@ -28,13 +28,25 @@ def username_key(username: str) -> str:
 
 
 def validate_username(username: str) -> str:
-    """Return `username` if it is acceptable, else raise InvalidUsernameError."""
+    """Return `username` if it is acceptable, else raise InvalidUsernameError.
+
+    The same rules on every database: what PostgreSQL would refuse (NUL in text, a value
+    longer than its column) is refused here first, so SQLite, which stores anything, agrees.
+    """
     if not username or len(username) > MAX_USERNAME_LENGTH:
         raise InvalidUsernameError(f"a username has 1 to {MAX_USERNAME_LENGTH} characters")
     if username != username.strip():
         raise InvalidUsernameError("a username cannot start or end with whitespace")
+    # Not printable: control characters (NUL among them), format characters, unassigned code
+    # points and lone surrogates (a UTF-16 half, which no encoding can store).
     if any(not ch.isprintable() for ch in username):
-        raise InvalidUsernameError("a username cannot contain control characters")
+        raise InvalidUsernameError("a username cannot contain control or unassigned characters")
+    # One character can normalise to 18 ("\ufdfa"); case folding then at most triples it,
+    # which keeps username_key within its column of 4 * MAX_USERNAME_LENGTH.
+    if len(unicodedata.normalize("NFKC", username)) > MAX_USERNAME_LENGTH:
+        raise InvalidUsernameError(
+            f"a username has at most {MAX_USERNAME_LENGTH} characters once normalised (NFKC)"
+        )
     return username
 
 
@@ -48,6 +60,15 @@ async def get_by_id(session: AsyncSession, user_id: str) -> User | None:
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    """The user with this name in any letter case, or None.
+
+    A name no account can have is answered without asking the database, which might refuse
+    it (NUL, an over-long key) and turn a failed login into a 503 that says "odd name".
+    """
+    try:
+        validate_username(username)
+    except InvalidUsernameError:
+        return None
     return await session.scalar(select(User).where(User.username_key == username_key(username)))
 
 
