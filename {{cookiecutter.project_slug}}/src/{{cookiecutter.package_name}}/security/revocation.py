@@ -3,7 +3,7 @@
 Every token of a session carries its id in `sid`. Revoking the session revokes its access
 tokens too: each worker keeps the revoked session ids in memory and refuses them
 (`TokenService.verify_access`), without a database round-trip per request. The token stores
-(auth/session_store.py) keep that list in sync across workers.
+(auth/stores/) keep that list in sync across workers.
 """
 
 import time

@@ -1,6 +1,6 @@
 """How tokens travel without cookies: the Authorization header, and JSON bodies.
 
-The router takes what differs between this and cookie mode (auth/cookies.py) from here: where
+The router takes what differs between this and cookie mode (transport/cookies.py) from here: where
 a refresh request's token is, which claims name the session a logout ends, and what else an
 answer can be.
 """
