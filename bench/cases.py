@@ -111,7 +111,7 @@ def _read(token_file: Path) -> Callable[[Server], str]:
 def template_login(server: Server) -> str:
     response = httpx.post(
         f"{server.url}/auth/login",
-        data={"username": bakes.USERNAME, "password": bakes.PASSWORD},
+        data={"grant_type": "password", "username": bakes.USERNAME, "password": bakes.PASSWORD},
         timeout=30,
     )
     response.raise_for_status()

@@ -92,7 +92,8 @@ def login_cost(server: Server, attempts: int) -> LoginCost:
             hasher.verify(PASSWORD, stored)
             verify.append(time.perf_counter() - started)
             started = time.perf_counter()
-            response = http.post("/auth/login", data={"username": USERNAME, "password": PASSWORD})
+            form = {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+            response = http.post("/auth/login", data=form)
             login.append(time.perf_counter() - started)
             response.raise_for_status()
     verify_s, login_s = statistics.median(verify), statistics.median(login)

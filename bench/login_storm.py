@@ -19,7 +19,8 @@ async def storm(url: str, username: str, password: str, seconds: float, concurre
     async def one_client(http: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
             response = await http.post(
-                "/auth/login", data={"username": username, "password": password}
+                "/auth/login",
+                data={"grant_type": "password", "username": username, "password": password},
             )
             counts["ok" if response.status_code == 200 else "failed"] += 1
 

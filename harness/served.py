@@ -204,14 +204,17 @@ def serving(
     *,
     workers: int = 1,
     pythonpath_first: Sequence[Path] = (),
+    port: int | None = None,
     **env: str,
 ) -> Iterator[str]:
     """Run `python -m <package> serve` on a free loopback port; yield its base URL.
 
     The server is `launch`ed: stopping it also stops its worker processes. Its output goes to
     `log`, shown when it fails to start. `pythonpath_first` and `env` are as for `project_env`.
+    `port` is one the caller took from `free_loopback_port` when a setting must name the URL
+    before the server starts (JWT_ISSUER as the public base URL).
     """
-    port = free_loopback_port()
+    port = port or free_loopback_port()
     url = f"http://{LOOPBACK}:{port}"
     command = [sys.executable, "-m", package_of(project), "serve", "--host", LOOPBACK]
     command += ["--port", str(port), "--workers", str(workers)]

@@ -21,4 +21,8 @@ MINIMUM_SAFE_VERSIONS = {
     "redis": "4.5.4",
     # CVE-2020-7694 / CVE-2020-7695: log and HTTP response splitting. Fixed in 0.11.7.
     "uvicorn": "0.11.7",
+    # CVE-2026-27962: a token's embedded `jwk` header was trusted (authentication bypass),
+    # fixed in 1.6.9; CVE-2026-41425 / CVE-2026-44681, fixed in 1.6.12. (A test client only,
+    # in the template's test extra.)
+    "authlib": "1.6.12",
 }

@@ -19,7 +19,11 @@ class FreshLogin:
     def get(self, case: schemathesis.Case, context: schemathesis.AuthContext) -> str:
         response = httpx.post(
             f"{os.environ['FUZZ_BASE_URL']}/auth/login",
-            data={"username": os.environ["FUZZ_USERNAME"], "password": os.environ["FUZZ_PASSWORD"]},
+            data={
+                "grant_type": "password",
+                "username": os.environ["FUZZ_USERNAME"],
+                "password": os.environ["FUZZ_PASSWORD"],
+            },
             timeout=10,
         )
         response.raise_for_status()

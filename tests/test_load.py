@@ -83,7 +83,7 @@ class Client:
         return response is not None and response.json()["username"] == self.username
 
     async def loop_once(self) -> bool:
-        form = {"username": self.username, "password": PASSWORD}
+        form = {"grant_type": "password", "username": self.username, "password": PASSWORD}
         login = await self.call("login", 200, "POST", "/auth/login", data=form)
         if login is None or not await self.me("users/me", login.json()["access_token"]):
             return False

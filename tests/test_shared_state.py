@@ -314,12 +314,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def password_grant(username: str, password: str) -> dict[str, str]:
+    """The token endpoint's form for the password grant (RFC 6749 section 4.3.2)."""
+    return {"grant_type": "password", "username": username, "password": password}
+
+
 async def login_all(attempts: list[tuple[str, str, str]]) -> list[httpx.Response]:
     """POST every (server URL, username, password) to /auth/login at once."""
     async with http_client() as client:
         return await asyncio.gather(
             *(
-                client.post(f"{url}/auth/login", data={"username": user, "password": password})
+                client.post(f"{url}/auth/login", data=password_grant(user, password))
                 for url, user, password in attempts
             )
         )
@@ -328,7 +333,7 @@ async def login_all(attempts: list[tuple[str, str, str]]) -> list[httpx.Response
 async def login(client: httpx.AsyncClient, url: str, username: str) -> str:
     """Log `username` in with the right password; return the access token."""
     response = await client.post(
-        f"{url}/auth/login", data={"username": username, "password": USERS[username]}
+        f"{url}/auth/login", data=password_grant(username, USERS[username])
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -373,14 +378,15 @@ def assert_refused_in_time(what: str, delays: dict[str, float | None], after: st
 
 
 def assert_throttled(responses: list[httpx.Response], allowed: int, what: str) -> Counter[int]:
-    """At most `allowed` attempts were checked (401), every other one was refused with 429
-    and a Retry-After, none failed with 5xx; at least one was checked (the state was fresh)."""
+    """At most `allowed` attempts were checked (400 invalid_grant), every other one was refused
+    with 429 and a Retry-After, none failed with 5xx; at least one was checked (the state was
+    fresh)."""
     statuses = Counter(response.status_code for response in responses)
     print(f"{what}: {dict(sorted(statuses.items()))}")
     assert not [status for status in statuses if status >= 500], statuses
-    assert set(statuses) <= {401, 429}, statuses
-    assert 1 <= statuses[401] <= allowed, (
-        f"{statuses[401]} of {len(responses)} {what} got their password checked (401); "
+    assert set(statuses) <= {400, 429}, statuses
+    assert 1 <= statuses[400] <= allowed, (
+        f"{statuses[400]} of {len(responses)} {what} got their password checked (400); "
         f"the limit is {allowed}, so the other servers' or requests' failures went uncounted"
     )
     for response in responses:
@@ -501,7 +507,7 @@ def test_sequential_failures_alternating_between_workers(world: World) -> None:
         pytest.skip("needs Linux's /proc to see which worker accepted a connection")
     statuses: list[int] = []
     workers: list[int] = []
-    body = urlencode({"username": ALICE, "password": WRONG_PASSWORD})
+    body = urlencode(password_grant(ALICE, WRONG_PASSWORD))
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Connection": "close"}
     settings = {"LOGIN_MAX_FAILURES": str(MAX_FAILURES)}
     with world.serve("server", workers=2, **settings) as url:
@@ -519,7 +525,7 @@ def test_sequential_failures_alternating_between_workers(world: World) -> None:
                 assert int(response.getheader("Retry-After", "0")) >= 1
     print(f"statuses in order: {statuses}; workers: {workers}")
     assert len(set(workers)) == 2, workers
-    expected = [401] * MAX_FAILURES + [429] * (SEQUENTIAL_ATTEMPTS - MAX_FAILURES)
+    expected = [400] * MAX_FAILURES + [429] * (SEQUENTIAL_ATTEMPTS - MAX_FAILURES)
     assert statuses == expected, f"statuses in order: {statuses}"
     world.assert_no_tracebacks()
 

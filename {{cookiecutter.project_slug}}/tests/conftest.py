@@ -201,7 +201,8 @@ async def login(
     client: httpx.AsyncClient, username: str = "alice@example.com", password: str = PASSWORD
 ) -> httpx.Response:
     KNOWN_SECRETS.add(password)
-    return await client.post("/auth/login", data={"username": username, "password": password})
+    form = {"grant_type": "password", "username": username, "password": password}
+    return await client.post("/auth/login", data=form)
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ async def test_set_password_ends_every_session(client: httpx.AsyncClient, user_i
     assert NEW_PASSWORD not in result.output
     await _until_rejected(client, second["access_token"])
     await _all_dead(client, first, second)
-    assert (await login(client)).status_code == 401
+    assert (await login(client)).status_code == 400
     assert (await login(client, password=NEW_PASSWORD)).status_code == 200
 
 
@@ -146,7 +146,7 @@ async def test_deactivate_user_ends_every_session_and_blocks_login(
     assert result.exit_code == 0, result.output
     await _until_rejected(client, tokens["access_token"])
     await _all_dead(client, tokens)
-    assert (await login(client)).status_code == 401
+    assert (await login(client)).status_code == 400
 
 
 @pytest.mark.usefixtures("cli_env")
@@ -376,7 +376,7 @@ class TestPerAddressThrottle:
     ) -> httpx.Response:
         return await client.post(
             "/auth/login",
-            data={"username": username, "password": password},
+            data={"grant_type": "password", "username": username, "password": password},
             headers={"X-Forwarded-For": forwarded_for},
         )
 
@@ -385,7 +385,7 @@ class TestPerAddressThrottle:
             response = await self._login_from(
                 client, address, f"{uuid.uuid4().hex}@example.com", "wrong password"
             )
-            assert response.status_code == 401
+            assert response.status_code == 400
 
     async def test_one_address_spraying_many_accounts_is_throttled(
         self, caplog: pytest.LogCaptureFixture, client: httpx.AsyncClient, user_id: str
@@ -429,7 +429,11 @@ async def test_without_trusted_proxies_the_socket_peer_is_throttled(database_url
         for i in range(2):
             await http.post(
                 "/auth/login",
-                data={"username": f"user{i}", "password": "wrong password"},
+                data={
+                    "grant_type": "password",
+                    "username": f"user{i}",
+                    "password": "wrong password",
+                },
                 headers={"X-Forwarded-For": f"203.0.113.{i}"},
             )
         response = await login(http)

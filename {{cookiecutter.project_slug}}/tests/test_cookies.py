@@ -78,7 +78,7 @@ async def test_a_login_started_by_another_site_sets_no_cookies(app: FastAPI, use
     async with browser_for(app) as http:
         response = await http.post(
             "/auth/login",
-            data={"username": "alice@example.com", "password": PASSWORD},
+            data={"grant_type": "password", "username": "alice@example.com", "password": PASSWORD},
             headers={"Sec-Fetch-Site": "cross-site"},
         )
         assert response.status_code == 200
@@ -86,10 +86,22 @@ async def test_a_login_started_by_another_site_sets_no_cookies(app: FastAPI, use
         assert len(http.cookies.jar) == 0
         same_site = await http.post(
             "/auth/login",
-            data={"username": "alice@example.com", "password": PASSWORD},
+            data={"grant_type": "password", "username": "alice@example.com", "password": PASSWORD},
             headers={"Sec-Fetch-Site": "same-origin"},
         )
         assert set(set_cookies(same_site)) == {ACCESS, REFRESH, CSRF}
+
+
+async def test_the_refresh_grant_sets_new_cookies_like_auth_refresh(
+    app: FastAPI, user_id: str
+) -> None:
+    async with browser_for(app) as http:
+        tokens = (await login(http)).json()
+        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        response = await http.post("/auth/login", data=form)
+        assert response.status_code == 200
+        assert set(set_cookies(response)) == {ACCESS, REFRESH, CSRF}
+        assert http.cookies[ACCESS] == response.json()["access_token"]
 
 
 async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_id: str) -> None:

@@ -59,9 +59,14 @@ async def test_a_peer_that_is_not_an_ip_address_is_not_logged_raw(
     transport = httpx.ASGITransport(app=app, client=(FORGED_PEER, 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post(
-            "/auth/login", data={"username": "alice@example.com", "password": "wrong " + PASSWORD}
+            "/auth/login",
+            data={
+                "grant_type": "password",
+                "username": "alice@example.com",
+                "password": "wrong " + PASSWORD,
+            },
         )
-    assert response.status_code == 401
+    assert response.status_code == 400
     [record] = [r for r in caplog.records if r.name == AUDIT_LOGGER]
     line = TextFormatter().format(record)
     fields = parse_fields(line)
@@ -78,6 +83,7 @@ async def test_ip_addresses_are_logged_as_they_are(
 ) -> None:
     transport = httpx.ASGITransport(app=app, client=(address, 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        await client.post("/auth/login", data={"username": "nobody", "password": "wrong"})
+        form = {"grant_type": "password", "username": "nobody", "password": "wrong"}
+        await client.post("/auth/login", data=form)
     [record] = [r for r in caplog.records if r.name == AUDIT_LOGGER]
     assert parse_fields(TextFormatter().format(record))["client"] == address

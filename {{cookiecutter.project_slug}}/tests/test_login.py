@@ -1,4 +1,5 @@
-"""POST /auth/login: the OAuth2 password form."""
+"""POST /auth/login with the OAuth2 password grant (RFC 6749 section 4.3); the refresh grant
+and the error answers are in test_token_endpoint.py."""
 
 import httpx
 import jwt
@@ -47,15 +48,23 @@ async def test_usernames_are_case_insensitive(client: httpx.AsyncClient, user_id
     assert (await login(client, "ALICE@Example.COM")).status_code == 200
 
 
-async def test_wrong_password_and_unknown_user_get_the_same_401(
+def _without_date(response: httpx.Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name != "date"}
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_invalid_grant(
     client: httpx.AsyncClient, user_id: str
 ) -> None:
     wrong = await login(client, password="not the password")
     unknown = await login(client, username="nobody@example.com")
-    for response in (wrong, unknown):
-        assert response.status_code == 401
-        assert response.headers["www-authenticate"] == "Bearer"
+    # RFC 6749 section 5.2: invalid resource owner credentials are an invalid_grant.
+    assert wrong.status_code == unknown.status_code == 400
+    assert wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "Incorrect username or password",
+    }
     assert wrong.json() == unknown.json()
+    assert _without_date(wrong) == _without_date(unknown)
 
 
 async def test_deactivated_user_cannot_log_in(
@@ -64,31 +73,38 @@ async def test_deactivated_user_cannot_log_in(
     async with app.state.services.sessionmaker() as db:
         await db.execute(update(User).values(is_active=False))
         await db.commit()
-    assert (await login(client)).status_code == 401
+    response = await login(client)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize(
-    "form",
+    ("form", "description"),
     [
-        {"username": "alice@example.com"},
-        {"password": PASSWORD},
-        {"username": "", "password": PASSWORD},
-        {"username": "a" * 255, "password": PASSWORD},
-        {"username": "alice@example.com", "password": "p" * 1025},
+        ({"username": "alice@example.com"}, "Missing parameter: password"),
+        ({"password": PASSWORD}, "Missing parameter: username"),
+        ({"username": "", "password": PASSWORD}, "Missing parameter: username"),
+        ({"username": "a" * 255, "password": PASSWORD}, "Parameter too long: username"),
+        ({"username": "alice@example.com", "password": "p" * 1025}, "Parameter too long: password"),
     ],
     ids=["no-password", "no-username", "empty-username", "long-username", "long-password"],
 )
-async def test_malformed_login_forms_get_422(
-    client: httpx.AsyncClient, form: dict[str, str]
+async def test_malformed_password_grants_are_invalid_requests(
+    client: httpx.AsyncClient, form: dict[str, str], description: str
 ) -> None:
-    assert (await client.post("/auth/login", data=form)).status_code == 422
+    """RFC 6749 section 5.2, not FastAPI's 422: the answer a standard client can parse; it
+    never repeats the input (a password typed into the username box)."""
+    response = await client.post("/auth/login", data={"grant_type": "password"} | form)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": description}
+    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_login_wants_a_form_not_json(client: httpx.AsyncClient, user_id: str) -> None:
-    response = await client.post(
-        "/auth/login", json={"username": "alice@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 422
+    body = {"grant_type": "password", "username": "alice@example.com", "password": PASSWORD}
+    response = await client.post("/auth/login", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
 
 
 async def test_a_254_character_email_is_a_valid_username(

@@ -15,7 +15,14 @@ from {{ cookiecutter.package_name }}.security.tokens import TokenService
 from conftest import SECRET_KEY, bearer, client_for, make_settings
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
-ALWAYS_PUBLIC = ("/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+ALWAYS_PUBLIC = (
+    "/health",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/.well-known/oauth-authorization-server",
+)
 
 
 def _add_unguarded_routes(app: FastAPI) -> None:
@@ -98,6 +105,17 @@ async def test_login_and_refresh_need_no_access_token(
 ) -> None:
     response = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert response.status_code == 200
+    form = {"grant_type": "refresh_token", "refresh_token": response.json()["refresh_token"]}
+    assert (await client.post("/auth/login", data=form)).status_code == 200
+
+
+async def test_revocation_needs_no_access_token(
+    client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    response = await client.post("/auth/revoke", data={"token": tokens["refresh_token"]})
+    assert response.status_code == 200
+    protected = await client.get("/protected", headers=bearer(tokens["access_token"]))
+    assert protected.status_code == 401
 
 
 async def test_every_other_route_refuses_every_method_without_a_token(

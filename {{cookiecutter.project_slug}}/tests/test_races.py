@@ -117,8 +117,8 @@ async def test_parallel_guesses_for_one_account_cannot_outrun_its_limit(
         )
     assert gate.checks <= MAX_FAILURES
     statuses = _statuses(responses)
-    assert set(statuses) <= {200, 401, 429}
-    assert statuses.get(401, 0) + statuses.get(200, 0) == gate.checks
+    assert set(statuses) <= {200, 400, 429}
+    assert statuses.get(400, 0) + statuses.get(200, 0) == gate.checks
     assert statuses[429] == 40 - gate.checks
     assert all(r.headers["retry-after"].isdigit() for r in responses if r.status_code == 429)
 
@@ -142,7 +142,7 @@ async def test_parallel_guesses_over_many_accounts_cannot_outrun_the_address_lim
             lambda n: login(client, f"user{n}@example.com", "wrong password"), 30, gate
         )
     assert gate.checks == MAX_PER_ADDRESS
-    assert _statuses(responses) == {401: MAX_PER_ADDRESS, 429: 30 - MAX_PER_ADDRESS}
+    assert _statuses(responses) == {400: MAX_PER_ADDRESS, 429: 30 - MAX_PER_ADDRESS}
 
 
 async def test_two_workers_share_one_count(settings: Settings, user_id: str) -> None:
@@ -150,7 +150,7 @@ async def test_two_workers_share_one_count(settings: Settings, user_id: str) -> 
     async with running(settings) as (_, first), running(settings) as (_, second):
         for number in range(MAX_FAILURES):
             worker = first if number % 2 else second
-            assert (await login(worker, password="wrong password")).status_code == 401
+            assert (await login(worker, password="wrong password")).status_code == 400
         assert (await login(first)).status_code == 429
         assert (await login(second)).status_code == 429
 
@@ -159,11 +159,11 @@ async def test_a_success_gives_back_its_own_slot_only(
     client: httpx.AsyncClient, user_id: str
 ) -> None:
     for _ in range(MAX_FAILURES - 1):
-        assert (await login(client, password="wrong password")).status_code == 401
+        assert (await login(client, password="wrong password")).status_code == 400
     for _ in range(3 * MAX_FAILURES):
         assert (await login(client)).status_code == 200
     # Successes did not reset the failures either: one more reaches the limit.
-    assert (await login(client, password="wrong password")).status_code == 401
+    assert (await login(client, password="wrong password")).status_code == 400
     assert (await login(client)).status_code == 429
 
 
@@ -175,10 +175,10 @@ async def test_requests_without_an_address_never_share_a_bucket(app: FastAPI) ->
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as socket:
         for number in range(2 * MAX_PER_ADDRESS):
             response = await login(socket, f"stranger{number}", "wrong password")
-            assert response.status_code == 401
+            assert response.status_code == 400
         assert (await login(socket, "carol")).status_code == 200
         for _ in range(MAX_FAILURES):
-            assert (await login(socket, "carol", "wrong password")).status_code == 401
+            assert (await login(socket, "carol", "wrong password")).status_code == 400
         assert (await login(socket, "carol")).status_code == 429
 
 
@@ -208,10 +208,10 @@ async def test_a_login_in_flight_does_not_survive_a_password_change(
         )
         gate.open()
         response = await pending
-    assert response.status_code == 401
+    assert response.status_code == 400
     assert "access_token" not in response.text
     # The rehash of the old password was not written over the new one.
-    assert (await login(client, password=PASSWORD)).status_code == 401
+    assert (await login(client, password=PASSWORD)).status_code == 400
     assert (await login(client, password=NEW_PASSWORD)).status_code == 200
     assert await _stored_password_is(app, str(user.id), NEW_PASSWORD)
 
@@ -223,7 +223,7 @@ async def test_a_login_in_flight_does_not_survive_a_deactivation(
         await app.state.services.accounts.deactivate("alice@example.com", client="test")
         gate.open()
         response = await pending
-    assert response.status_code == 401
+    assert response.status_code == 400
     assert "access_token" not in response.text
 
 

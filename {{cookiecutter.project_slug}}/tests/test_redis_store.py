@@ -210,7 +210,7 @@ async def test_login_throttling_is_shared_between_workers(database_url: str, use
         client_for(workers[1]) as second,
     ):
         for _ in range(3):
-            assert (await login(first, password="wrong password")).status_code == 401
+            assert (await login(first, password="wrong password")).status_code == 400
         throttled = await login(second)
         assert throttled.status_code == 429
         assert "access_token" not in throttled.text

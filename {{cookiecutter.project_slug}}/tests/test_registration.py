@@ -130,7 +130,7 @@ async def test_the_caller_cannot_set_other_user_fields(client: httpx.AsyncClient
         json={"username": "mallory", "password": GOOD_PASSWORD, "is_active": False, "id": 1},
     )
     assert response.status_code == 422
-    assert (await login(client, "mallory", GOOD_PASSWORD)).status_code == 401
+    assert (await login(client, "mallory", GOOD_PASSWORD)).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ async def test_a_taken_username_in_any_form_is_409_and_the_account_is_untouched(
     assert response.status_code == 409
     assert response.json() == {"detail": "Username is not available"}
     assert (await login(client)).status_code == 200
-    assert (await login(client, "alice@example.com", GOOD_PASSWORD)).status_code == 401
+    assert (await login(client, "alice@example.com", GOOD_PASSWORD)).status_code == 400
 
 
 async def test_repeated_refusals_for_one_username_are_throttled(client: httpx.AsyncClient) -> None:
@@ -172,7 +172,7 @@ async def test_registration_shares_the_login_throttle(
     endpoint adds guesses to the other."""
     await add_user(app, "judy")
     for _ in range(MAX_FAILURES - 1):
-        assert (await login(client, "judy", "wrong password")).status_code == 401
+        assert (await login(client, "judy", "wrong password")).status_code == 400
     assert (await _register(client, "judy")).status_code == 409
     assert (await login(client, "judy")).status_code == 429
 

@@ -56,7 +56,7 @@ async def test_token_answers_carry_every_api_header(
         ("GET", "/openapi.json", {}, 200),
         ("GET", "/no-such-path", {}, {% if cookiecutter.use_middleware %}401{% else %}404{% endif %}),
         ("GET", "/users/me", {}, 401),
-        ("POST", "/auth/login", {"data": {"username": "nobody", "password": "x"}}, 401),
+        ("POST", "/auth/login", {"data": {"grant_type": "password", "username": "x"}}, 400),
         ("POST", "/auth/refresh", {"json": {}}, 422),
         ("POST", "/auth/login", {"content": b"x" * 70000}, 413),
     ],

@@ -86,6 +86,24 @@ def test_an_asymmetric_algorithm_needs_a_private_key() -> None:
 
 
 @pytest.mark.parametrize(
+    "issuer", ["my-service", "https://api.example.com", "http://127.0.0.1:8000/api/"]
+)
+def test_the_issuer_is_a_name_or_a_public_base_url(issuer: str) -> None:
+    settings = load_settings(secret_key=secrets.token_urlsafe(48), jwt_issuer=issuer)
+    assert settings.issuer_url == (issuer if "://" in issuer else None)
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["ftp://example.com", "https://", "https://example.com/?tenant=1", "https://example.com/#x"],
+)
+def test_an_issuer_url_must_be_an_http_base_url(issuer: str) -> None:
+    """RFC 8414 section 2: an issuer identifier has no query or fragment."""
+    with pytest.raises(SettingsError, match="JWT_ISSUER"):
+        load_settings(secret_key=secrets.token_urlsafe(48), jwt_issuer=issuer)
+
+
+@pytest.mark.parametrize(
     ("url", "expected"),
     [
         ("postgresql://u@h:5432/db", "postgresql+asyncpg://u@h:5432/db"),

@@ -40,9 +40,9 @@ async def test_an_impossible_username_logs_in_like_an_unknown_one(
 ) -> None:
     unknown = await login(client, "nobody@example.com", "wrong password")
     impossible = await login(client, username, "wrong password")
-    assert impossible.status_code == unknown.status_code == 401
+    assert impossible.status_code == unknown.status_code == 400
     assert impossible.json() == unknown.json()
-    assert impossible.headers["www-authenticate"] == unknown.headers["www-authenticate"]
+    assert impossible.headers.get("www-authenticate") == unknown.headers.get("www-authenticate")
     assert _failures(caplog) == ["unknown_user", "unknown_user"]
 
 
@@ -51,7 +51,7 @@ async def test_an_impossible_username_is_throttled_like_any_other(
 ) -> None:
     username = IMPOSSIBLE_USERNAMES["nul"]
     statuses = [(await login(client, username, "wrong")).status_code for _ in range(3)]
-    assert statuses == [401] * MAX_FAILURES + [429]
+    assert statuses == [400] * MAX_FAILURES + [429]
 
 
 async def test_the_longest_normalised_username_works(

@@ -20,6 +20,8 @@ AuditEvent = Literal[
     "token_refreshed",
     "refresh_token_reused",
     "logout",
+    # POST /auth/revoke (RFC 7009) ended a session.
+    "token_revoked",
     "sessions_revoked",
     # Sign-ups, where the project has registration.
     "user_registered",

@@ -9,6 +9,7 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     private_key_path: Path | None = None
     # Optional: the public key is derived from the private one; when given, it must match.
     public_key_path: Path | None = None
+    # In production: the service's public base URL (https://api.example.com). The discovery
+    # document (RFC 8414) then names its endpoints from it instead of from the request.
     jwt_issuer: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     jwt_audience: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
     # Clock skew tolerated on exp/iat, kept small and explicit (RFC 8725 section 3.10).
@@ -99,6 +102,8 @@ class Settings(BaseSettings):
             "/health",
             "/auth/login",
             "/auth/refresh",
+            # Revocation (RFC 7009) needs only the token it revokes.
+            "/auth/revoke",
             # Authenticates itself, and may be called with the refresh cookie alone.
             "/auth/logout",
             # Registration, where the project has it.
@@ -113,6 +118,7 @@ class Settings(BaseSettings):
             "/docs-assets/favicon.png",
             "/openapi.json",
             "/.well-known/jwks.json",
+            "/.well-known/oauth-authorization-server",
         }
     )
 
@@ -174,6 +180,18 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @field_validator("jwt_issuer")
+    @classmethod
+    def _issuer_url_is_a_base_url(cls, value: str) -> str:
+        # An issuer that is a URL is an RFC 8414 issuer identifier: no query or fragment.
+        if "://" in value:
+            url = urlsplit(value)
+            if url.scheme not in ("http", "https") or not url.netloc:
+                raise ValueError("as a URL must be an absolute http or https URL")
+            if url.query or url.fragment or "?" in value or "#" in value:
+                raise ValueError("as a URL must have no query or fragment (RFC 8414 section 2)")
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _parse_trusted_proxies(cls, value: object) -> object:
@@ -221,6 +239,12 @@ class Settings(BaseSettings):
             )
         return self
 {%- endif %}
+
+    @property
+    def issuer_url(self) -> str | None:
+        """JWT_ISSUER when it is a URL (the public base URL), else None: the discovery
+        document then takes its URLs from the request."""
+        return self.jwt_issuer if "://" in self.jwt_issuer else None
 
     @property
     def access_token_seconds(self) -> int:

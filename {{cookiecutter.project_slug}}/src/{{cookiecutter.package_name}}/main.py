@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from . import __version__
 from .auth.accounts import AccountService
 from .auth.dependencies import CurrentClaims
+from .auth.discovery import install_discovery
 from .auth.jwks import install_jwks
 {%- if cookiecutter.use_middleware %}
 from .auth.middleware import install_auth_middleware
@@ -24,6 +25,7 @@ from .auth.middleware import install_auth_middleware
 from .auth.registration.router import install_registration
 {%- endif %}
 from .auth.responses import UNAUTHORIZED
+from .auth.revocation import install_revocation
 from .auth.router import install_auth_routes
 from .auth.service import AuthService
 from .auth.services import Services
@@ -76,10 +78,12 @@ PARTS: tuple[Install, ...] = (
     install_root_routes,
     install_users_routes,
     install_auth_routes,
+    install_revocation,
 {%- if cookiecutter.allow_registration %}
     install_registration,
 {%- endif %}
     install_jwks,
+    install_discovery,
 {%- if cookiecutter.use_middleware %}
     install_auth_middleware,
 {%- endif %}

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from .schemas import ErrorResponse
+from .schemas import ErrorResponse, OAuth2Error
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -21,4 +21,14 @@ UNREADABLE_BODY: Responses = {
 # The database (or another backend) cannot be reached: try again later; never a traceback.
 UNAVAILABLE: Responses = {
     503: {"model": ErrorResponse, "description": "Service temporarily unavailable"}
+}
+# The token endpoint's refusals (RFC 6749 section 5.2), and what FastAPI answers before the
+# route runs to a body it cannot decode or that is too large.
+TOKEN_ERRORS: Responses = {
+    400: {
+        "model": OAuth2Error | ErrorResponse,
+        "description": "Refused grant or malformed request (RFC 6749 section 5.2: `error`, "
+        "`error_description`); `detail` only for a body that could not be decoded",
+    },
+    413: UNREADABLE_BODY[413],
 }

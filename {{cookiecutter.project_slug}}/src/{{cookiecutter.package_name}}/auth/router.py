@@ -1,13 +1,13 @@
-"""HTTP face of authentication: /auth/login, /auth/refresh, /auth/logout, /auth/logout-all."""
+"""HTTP face of authentication: /auth/login (the OAuth2 token endpoint), /auth/refresh,
+/auth/logout, /auth/logout-all."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.throttle import ThrottledError
 from ..security.tokens import IssuedTokens
-from ..users.models import MAX_USERNAME_LENGTH
 from .client_address import ClientAddress
 from .dependencies import (
     AccountServiceDep,
@@ -16,9 +16,10 @@ from .dependencies import (
     CurrentClaims,
     unauthorized,
 )
-from .exceptions import InvalidLoginError, InvalidRefreshTokenError
-from .responses import THROTTLED, UNAUTHORIZED, UNAVAILABLE, UNREADABLE_BODY
-from .schemas import LogoutRequest, TokenResponse
+from .exceptions import InvalidRefreshTokenError
+from .grants import OAuth2RequestError, exchange, read_grant, repeated_parameters
+from .responses import THROTTLED, TOKEN_ERRORS, UNAUTHORIZED, UNAVAILABLE, UNREADABLE_BODY
+from .schemas import LogoutRequest, TokenRequest, TokenResponse
 from .services import Services
 from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims
 
@@ -43,7 +44,7 @@ def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
 @router.post(
     "/login",
     response_model=TokenResponse,
-    responses=UNAUTHORIZED | UNREADABLE_BODY | THROTTLED | UNAVAILABLE,
+    responses=TOKEN_ERRORS | THROTTLED | UNAVAILABLE,
 )
 async def login(
     request: Request,
@@ -51,23 +52,23 @@ async def login(
     client: ClientAddress,
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
-    username: Annotated[str, Form(min_length=1, max_length=MAX_USERNAME_LENGTH)],
-    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
-) -> TokenResponse:
-    """Exchange a username and password (OAuth2 password form) for a token pair."""
+    form: Annotated[TokenRequest, Form()],
+) -> TokenResponse | JSONResponse:
+    """The OAuth2 token endpoint (RFC 6749): `grant_type=password` with `username` and
+    `password` (section 4.3.2, what Swagger UI's Authorize sends), or
+    `grant_type=refresh_token` with `refresh_token` (section 6, the same rotation as
+    /auth/refresh). A public client: no client authentication, `client_id` is ignored."""
     try:
-        issued = await auth.login(username, password, client=client)
+        sent = [name for name, _ in (await request.form()).multi_items()]
+        grant = read_grant(form, repeated_parameters(sent))
+        issued = await exchange(grant, auth, client=client)
+    except OAuth2RequestError as exc:
+        return exc.response()
     except ThrottledError as exc:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             "Too many failed login attempts; try again later",
             headers={"Retry-After": str(exc.retry_after)},
-        ) from None
-    except InvalidLoginError:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "Incorrect username or password",
-            headers={"WWW-Authenticate": "Bearer"},
         ) from None
     authenticator.tokens_issued(request, response, issued)
     return _token_response(response, issued)

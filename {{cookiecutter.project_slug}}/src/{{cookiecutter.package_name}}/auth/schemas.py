@@ -24,3 +24,47 @@ class LogoutRequest(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class TokenRequest(BaseModel):
+    """The token endpoint's form (RFC 6749 sections 4.3.2 and 6). Every field is optional
+    here so that the route, not FastAPI's 422, answers a malformed request, as RFC 6749
+    section 5.2 wants (`invalid_request`). Other members (`client_id`, which public-client
+    libraries send) are ignored."""
+
+    grant_type: str | None = Field(default=None, description="`password` or `refresh_token`.")
+    username: str | None = Field(default=None, description="For the password grant.")
+    password: str | None = Field(default=None, description="For the password grant.")
+    refresh_token: str | None = Field(default=None, description="For the refresh grant.")
+    scope: str | None = Field(default=None, description="Must be empty: no scopes are issued.")
+
+
+class OAuth2Error(BaseModel):
+    """A refused token or revocation request (RFC 6749 section 5.2)."""
+
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope"]
+    error_description: str
+
+
+class RevocationRequest(BaseModel):
+    """The revocation form (RFC 7009 section 2.1)."""
+
+    token: str | None = Field(default=None, description="An access or refresh token.")
+    token_type_hint: str | None = Field(
+        default=None,
+        description="`access_token` or `refresh_token`; accepted and not needed, since every "
+        "token says its own type.",
+    )
+
+
+class AuthorizationServerMetadata(BaseModel):
+    """The members of RFC 8414 section 2 that describe this server."""
+
+    issuer: str
+    token_endpoint: str
+    revocation_endpoint: str
+    jwks_uri: str | None = None
+    grant_types_supported: list[str]
+    response_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]

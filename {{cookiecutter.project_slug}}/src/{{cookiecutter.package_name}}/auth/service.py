@@ -149,3 +149,22 @@ class AuthService:
                 audit(
                     "logout", user_id=access.user_id, session_id=refresh.session_id, client=client
                 )
+
+    async def revoke(self, token: str, *, client: str | None) -> bool:
+        """End the session of a refresh or access token (RFC 7009 section 2.1: revoking a
+        refresh token also invalidates the access tokens of its grant, and here the other way
+        round too, since both name one session). False when the token is not a valid one of
+        ours: there is nothing to revoke. A refresh token of a session that has ended already
+        ends it again, which changes nothing.
+        """
+        claims: Claims
+        try:
+            claims = self._tokens.verify_refresh(token)
+        except InvalidTokenError:
+            try:
+                claims = self._tokens.verify_access(token)
+            except InvalidTokenError:
+                return False
+        await self._store.revoke_session(claims.session_id, claims.user_id)
+        audit("token_revoked", user_id=claims.user_id, session_id=claims.session_id, client=client)
+        return True
