@@ -2,6 +2,9 @@
 
 from typing import Any
 
+from fastapi import HTTPException, status
+
+from ..security.throttle import ThrottledError
 from .schemas import ErrorResponse, OAuth2Error
 
 Responses = dict[int | str, dict[str, Any]]
@@ -32,3 +35,10 @@ TOKEN_ERRORS: Responses = {
     },
     413: UNREADABLE_BODY[413],
 }
+
+
+def too_many_attempts(error: ThrottledError, detail: str) -> HTTPException:
+    """429 with Retry-After: the seconds until the full bucket has a free slot again."""
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, detail, headers={"Retry-After": str(error.retry_after)}
+    )

@@ -3,7 +3,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, Response, status
+from fastapi import APIRouter, FastAPI, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from ..security.throttle import ThrottledError
@@ -18,7 +18,14 @@ from .dependencies import (
 )
 from .exceptions import InvalidRefreshTokenError
 from .grants import OAuth2RequestError, exchange, read_grant, repeated_parameters
-from .responses import THROTTLED, TOKEN_ERRORS, UNAUTHORIZED, UNAVAILABLE, UNREADABLE_BODY
+from .responses import (
+    THROTTLED,
+    TOKEN_ERRORS,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    UNREADABLE_BODY,
+    too_many_attempts,
+)
 from .schemas import LogoutRequest, TokenRequest, TokenResponse
 from .services import Services
 from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims
@@ -65,11 +72,7 @@ async def login(
     except OAuth2RequestError as exc:
         return exc.response()
     except ThrottledError as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "Too many failed login attempts; try again later",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+        raise too_many_attempts(exc, "Too many failed login attempts; try again later") from None
     authenticator.tokens_issued(request, response, issued)
     return _token_response(response, issued)
 

@@ -11,7 +11,7 @@ from ...users.password_policy import PasswordPolicy
 from ...users.schemas import UserPublic
 from ..client_address import ClientAddress
 from ..dependencies import ServicesDep
-from ..responses import UNAVAILABLE, UNREADABLE_BODY
+from ..responses import UNAVAILABLE, UNREADABLE_BODY, too_many_attempts
 from ..schemas import ErrorResponse
 from ..services import Services
 from .exceptions import RegistrationRefusedError
@@ -65,10 +65,6 @@ async def register(
         detail = [{"type": exc.rule, "loc": ["body", exc.field], "msg": exc.message}]
         raise HTTPException(422, detail) from None
     except ThrottledError as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "Too many attempts; try again later",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+        raise too_many_attempts(exc, "Too many attempts; try again later") from None
     except users.UsernameTakenError:
         raise HTTPException(status.HTTP_409_CONFLICT, "Username is not available") from None
