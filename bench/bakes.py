@@ -95,7 +95,6 @@ def run_suite(project: Path) -> Suite:
         project,
         *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
         PYTHONPATH="src",
-        **SETTINGS,
     )
     seconds = time.perf_counter() - started
     lines = result.stdout.strip().splitlines()

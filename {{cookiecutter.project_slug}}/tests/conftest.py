@@ -12,6 +12,7 @@ are searched for the tokens issued during the test and for every known password.
 """
 
 import logging
+import os
 import secrets
 import sys
 import time
@@ -41,6 +42,11 @@ from {{ cookiecutter.package_name }}.users import repository as users
 
 # The database's and the token store's fixtures, for the ones this project was generated with.
 pytest_plugins = ["database_{{ cookiecutter.database }}", "store_{{ cookiecutter.token_store }}"]
+
+# The suite never reads the developer's environment: a LOGIN_MAX_FAILURES or DATABASE_URL
+# exported in the shell must not change what the tests see (they pass their own settings).
+for _setting in Settings.model_fields:
+    os.environ.pop(_setting.upper(), None)
 
 SECRET_KEY = secrets.token_urlsafe(48)
 PASSWORD = "correct horse battery staple"
