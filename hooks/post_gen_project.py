@@ -31,6 +31,7 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     ("database", "sqlite"): (
         "src/{package}/db/sqlite.py",
         "tests/database_sqlite.py",
+        "tests/test_database_files.py",
         "tests/test_faults.py",
     ),
     ("database", "postgresql"): (
