@@ -213,6 +213,31 @@ class Settings(BaseSettings):
         return self
 {%- if cookiecutter.cookie_auth %}
 
+    # Origins besides the service's own (exact, like `https://app.example.com`, comma-separated)
+    # whose logins may set the session cookies: a front end on a sibling subdomain, say.
+    cookie_allowed_origins: Annotated[frozenset[str], NoDecode] = frozenset()
+    # True also returns the tokens in the JSON body when they were set as HttpOnly cookies,
+    # where any script on the page could read them: HttpOnly would then protect nothing.
+    cookie_tokens_in_body: bool = False
+
+    @field_validator("cookie_allowed_origins", mode="before")
+    @classmethod
+    def _parse_cookie_allowed_origins(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple | set | frozenset):
+            return value
+        origins = set()
+        for entry in entries:
+            # Browsers send the Origin header lower-case, without a path or trailing slash.
+            text = str(entry).strip().lower()
+            if not text:
+                continue
+            scheme, _, host = text.partition("://")
+            if scheme not in ("http", "https") or not host or any(c in host for c in "/?#@ "):
+                raise ValueError(f"{text!r} is not an origin like https://app.example.com")
+            origins.add(text)
+        return frozenset(origins)
+
     @model_validator(mode="after")
     def _cookies_have_a_csrf_key(self) -> "Settings":
         if self.secret_key is None:

@@ -6,7 +6,6 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, Response, 
 
 from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.throttle import ThrottledError
-from ..security.tokens import IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
 from .client_address import ClientAddress
 from .dependencies import (
@@ -18,9 +17,9 @@ from .dependencies import (
 )
 from .exceptions import InvalidLoginError, InvalidRefreshTokenError
 from .responses import THROTTLED, UNAUTHORIZED, UNAVAILABLE, UNREADABLE_BODY
-from .schemas import LogoutRequest, TokenResponse
+from .schemas import LogoutRequest
 from .services import Services
-from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims
+from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims, TokenBody
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -29,20 +28,16 @@ def install_auth_routes(app: FastAPI, _: Services) -> None:
     app.include_router(router)
 
 
-def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
+def _token_response(response: Response, body: TokenBody) -> TokenBody:
     # Token responses must not be cached by browsers or proxies (RFC 6749 section 5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    return TokenResponse(
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
-        expires_in=issued.expires_in,
-    )
+    return body
 
 
 @router.post(
     "/login",
-    response_model=TokenResponse,
+    response_model=TokenBody,
     responses=UNAUTHORIZED | UNREADABLE_BODY | THROTTLED | UNAVAILABLE,
 )
 async def login(
@@ -53,7 +48,7 @@ async def login(
     authenticator: AuthenticatorDep,
     username: Annotated[str, Form(min_length=1, max_length=MAX_USERNAME_LENGTH)],
     password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
-) -> TokenResponse:
+) -> TokenBody:
     """Exchange a username and password (OAuth2 password form) for a token pair."""
     try:
         issued = await auth.login(username, password, client=client)
@@ -69,13 +64,12 @@ async def login(
             "Incorrect username or password",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
-    authenticator.tokens_issued(request, response, issued)
-    return _token_response(response, issued)
+    return _token_response(response, authenticator.tokens_issued(request, response, issued))
 
 
 @router.post(
     "/refresh",
-    response_model=TokenResponse,
+    response_model=TokenBody,
     responses=UNAUTHORIZED | TRANSPORT_RESPONSES | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def refresh(
@@ -85,15 +79,14 @@ async def refresh(
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
     refresh_token: RefreshTokenIn,
-) -> TokenResponse:
+) -> TokenBody:
     """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
     one again is treated as theft and ends the whole session."""
     try:
         issued = await auth.refresh(refresh_token, client=client)
     except InvalidRefreshTokenError:
         raise unauthorized(token_sent=True) from None
-    authenticator.tokens_issued(request, response, issued)
-    return _token_response(response, issued)
+    return _token_response(response, authenticator.tokens_issued(request, response, issued))
 
 
 @router.post(
