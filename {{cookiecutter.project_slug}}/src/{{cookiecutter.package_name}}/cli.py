@@ -15,10 +15,12 @@ import typer
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .auth.accounts import AccountService, UnknownUserError
 from .config import Settings, SettingsError, get_settings
 from .db import async_database_url, create_engine, create_sessionmaker
+from .db.schema import MIGRATIONS_DIR, DatabaseNotReadyError, check_schema, reachable_revisions
 from .main import create_app
 from .security import key_files
 from .security.keys import load_private_key
@@ -37,7 +39,6 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Audit events from the command line carry this instead of a network address.
 CLI_CLIENT = "cli"
 
@@ -56,6 +57,20 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
+def _check_database(settings: Settings, check: Callable[[AsyncEngine], Awaitable[object]]) -> None:
+    """Run `check` (reachable, or migrated too) before the command's work, so that a database
+    that is not ready is one line saying what to do (DatabaseNotReadyError, see main())."""
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await check(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def alembic_config(database_url: str) -> Config:
     """Alembic configured in code, so `migrate` works from an installed wheel too."""
     config = Config()
@@ -68,6 +83,7 @@ def alembic_config(database_url: str) -> Config:
 def migrate() -> None:
     """Create or upgrade the database tables (safe to run again)."""
     settings = _settings()
+    _check_database(settings, reachable_revisions)
     command.upgrade(alembic_config(settings.database_url), "head")
     typer.echo("Database is up to date.")
 
@@ -93,6 +109,7 @@ async def _create_user(settings: Settings, username: str, password: str) -> str:
     )
     engine = create_engine(settings.database_url)
     try:
+        await check_schema(engine)
         async with create_sessionmaker(engine)() as db:
             user = await users.create(db, username, await hasher.hash_async(password))
             return str(user.id)
@@ -174,7 +191,9 @@ def serve(
     """Run the API with uvicorn."""
     import uvicorn
 
-    settings = _settings()  # fail with one line now rather than a traceback in every worker
+    # Fail with one line now rather than a traceback in every worker.
+    settings = _settings()
+    _check_database(settings, check_schema)
     proxies = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
         "{{ cookiecutter.package_name }}.main:app",
@@ -252,6 +271,9 @@ def main() -> None:
     """
     try:
         app()
+    except DatabaseNotReadyError as exc:
+        typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         typer.secho(

@@ -12,12 +12,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .key_strength import weakness as key_weakness
 
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
+# The URL schemes of the database this project was generated for (the async driver is added
+# where a plain one is given).
+DATABASE_SCHEMES = frozenset({{ '{"postgresql", "postgres", "postgresql+asyncpg"}' if cookiecutter.database == "postgresql" else '{"sqlite", "sqlite+aiosqlite"}' }})
 # A refresh token left unused this long dies (unless REFRESH_IDLE_HOURS says otherwise, and
 # never later than the session's absolute end): a stolen laptop's week-old session is over.
 DEFAULT_REFRESH_IDLE_HOURS = 7 * 24
@@ -172,6 +177,22 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes long")
         if (problem := key_weakness(raw)) is not None:
             raise ValueError(problem)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_a_url(cls, value: str) -> str:
+        # Refused here, with the setting's name, rather than as a traceback from the driver
+        # when the first connection is made. The value itself is never repeated: it can hold
+        # a password.
+        example = cls.model_fields["database_url"].default
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(f"is not a database URL like {example}") from None
+        if value.partition("://")[0] not in DATABASE_SCHEMES:
+            schemes = " or ".join(f"{scheme}://" for scheme in sorted(DATABASE_SCHEMES))
+            raise ValueError(f"must start with {schemes}, like {example}")
         return value
 
     @field_validator("trusted_proxies", mode="before")
