@@ -2,6 +2,7 @@
 
 import logging
 import os
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -28,10 +29,14 @@ def _create_private_file(
         return
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # it keeps the mode it has
     except OSError:
-        # The file exists (it keeps the mode it has), or it cannot be created, in which case
-        # SQLite's own connect fails next with the error the app already answers as a 503.
-        return
+        # No directory, or no permission: SQLite could not open it either. Its own error,
+        # raised before aiosqlite starts a thread for the connection: aiosqlite's failed
+        # connect can report from that thread after the event loop has closed, which prints
+        # a traceback on the way out of a command.
+        raise sqlite3.OperationalError("unable to open database file") from None
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
