@@ -1,5 +1,8 @@
 """POST /auth/login: the OAuth2 password form."""
 
+from statistics import median
+from time import perf_counter
+
 import httpx
 import jwt
 import pytest
@@ -8,7 +11,7 @@ from sqlalchemy import update
 
 from {{ cookiecutter.package_name }}.users.models import User
 
-from conftest import PASSWORD, add_user, login
+from conftest import PASSWORD, add_user, login, make_settings, running
 
 
 async def test_health_is_public(client: httpx.AsyncClient) -> None:
@@ -98,3 +101,35 @@ async def test_a_254_character_email_is_a_valid_username(
     assert len(username) == 254
     await add_user(app, username)
     assert (await login(client, username)).status_code == 200
+
+
+async def test_an_outdated_hash_does_not_make_a_known_username_faster(database_url: str) -> None:
+    """After ARGON2_* are raised, a stored hash with the old, cheaper parameters must not
+    answer a wrong password faster than an unknown username is answered: the time would tell
+    which usernames exist until every user has logged in again."""
+    async with running(make_settings(database_url)) as (app, _):
+        await add_user(app, "alice@example.com")  # hashed with conftest's 1 pass, 1 MiB
+    # About 40 times the old cost, so hashing outweighs the rest of a login: a known name
+    # answered at its old cost would take about a third of an unknown one's time. Limits
+    # high enough for this many failures of one name.
+    raised = make_settings(
+        database_url,
+        argon2_time_cost=3,
+        argon2_memory_kib=16384,
+        login_max_failures=1000,
+        login_max_failures_per_address=100000,
+    )
+    ratios = []
+    async with running(raised) as (_, http):
+        # Each known-name login is paired with an unknown-name one right after it: a burst of
+        # load on a shared machine slows both of a pair alike, and the median of the pairs'
+        # ratios ignores the odd pair that a burst split.
+        for _ in range(11):
+            pair = []
+            for username in ("alice@example.com", "nobody@example.com"):
+                started = perf_counter()
+                response = await login(http, username, "not the password")
+                pair.append(perf_counter() - started)
+                assert response.status_code == 401
+            ratios.append(pair[0] / pair[1])
+    assert 0.8 <= median(ratios) <= 1.2, sorted(round(ratio, 2) for ratio in ratios)
