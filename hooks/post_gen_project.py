@@ -72,8 +72,6 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
         "src/{package}/auth/registration/router.py",
         "src/{package}/auth/registration/schemas.py",
         "src/{package}/auth/registration/service.py",
-        "src/{package}/users/common_passwords.txt",
-        "src/{package}/users/password_policy.py",
         "tests/test_registration.py",
     ),
 }

@@ -24,10 +24,11 @@ from {{ cookiecutter.package_name }}.config import Settings, get_settings
 COMMANDS = ["migrate", "create-user", "serve"]
 MIGRATE = "`python -m {{ cookiecutter.package_name }} migrate`"
 NOT_MIGRATED = f"the database has no tables yet: run {MIGRATE}"
+PASSWORD_LINE = "plum orbit kettle 42\n"
 # Every command that reads or writes the database, with what it needs on stdin.
 DATABASE_COMMANDS = [
-    pytest.param(["create-user", "bob", "--password-stdin"], "pw-123456\n", id="create-user"),
-    pytest.param(["set-password", "bob", "--password-stdin"], "pw-123456\n", id="set-password"),
+    pytest.param(["create-user", "bob", "--password-stdin"], PASSWORD_LINE, id="create-user"),
+    pytest.param(["set-password", "bob", "--password-stdin"], PASSWORD_LINE, id="set-password"),
     pytest.param(["deactivate-user", "bob"], "", id="deactivate-user"),
     pytest.param(["serve", "--port", "1"], "", id="serve"),
 ]
@@ -90,7 +91,7 @@ def test_create_user_before_migrate_is_one_line(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
     get_settings.cache_clear()
-    monkeypatch.setattr(sys, "stdin", io.StringIO("pw-123456\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD_LINE))
     code, out, err = run(monkeypatch, capsys, "create-user", "bob", "--password-stdin")
     assert code == 1
     assert "Traceback" not in out + err

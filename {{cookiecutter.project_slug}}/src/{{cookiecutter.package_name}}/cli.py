@@ -26,6 +26,7 @@ from .security import key_files
 from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
+from .users.password_policy import PasswordPolicy, PasswordRejectedError
 
 app = typer.Typer(
     help="Manage the service: database, users, server, keys.",
@@ -43,6 +44,18 @@ app.add_typer(keys_app, name="keys")
 CLI_CLIENT = "cli"
 
 T = TypeVar("T")
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+AllowWeakPassword = Annotated[
+    bool,
+    typer.Option(
+        "--allow-weak-password",
+        help="Skip the password policy (minimum length, common passwords, the username, "
+        "repeats): for a throwaway account only.",
+    ),
+]
 
 
 def _settings() -> Settings:
@@ -88,8 +101,12 @@ def migrate() -> None:
     typer.echo("Database is up to date.")
 
 
-def _read_password(password_stdin: bool) -> str:
-    """A new password from stdin or a hidden prompt (asked twice), refused if unusable."""
+def _read_password(
+    settings: Settings, username: str, *, password_stdin: bool, allow_weak: bool
+) -> str:
+    """A new password from stdin or a hidden prompt (asked twice), refused if unusable or,
+    unless `allow_weak`, if it breaks the password policy registration applies too: an
+    operator's account deserves no weaker password than a self-registered one."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -98,6 +115,17 @@ def _read_password(password_stdin: bool) -> str:
         _fail("the password is empty")
     if len(password) > MAX_PASSWORD_LENGTH:
         _fail(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    if allow_weak:
+        typer.secho(
+            "Warning: --allow-weak-password: the password policy was not applied.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return password
+    try:
+        PasswordPolicy(min_length=settings.password_min_length).check(username, password)
+    except PasswordRejectedError as exc:
+        _fail(f"{exc.message} ({exc.rule}; --allow-weak-password skips the policy)")
     return password
 
 
@@ -120,9 +148,8 @@ async def _create_user(settings: Settings, username: str, password: str) -> str:
 @app.command("create-user")
 def create_user(
     username: Annotated[str, typer.Argument(help="Login name; an email address works.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    allow_weak_password: AllowWeakPassword = False,
 ) -> None:
     """Create a user (the password is prompted for twice, hidden, unless --password-stdin)."""
     settings = _settings()
@@ -130,7 +157,9 @@ def create_user(
         users.validate_username(username)
     except users.InvalidUsernameError as exc:
         _fail(f"invalid username: {exc}")
-    password = _read_password(password_stdin)
+    password = _read_password(
+        settings, username, password_stdin=password_stdin, allow_weak=allow_weak_password
+    )
     try:
         user_id = asyncio.run(_create_user(settings, username, password))
     except users.UsernameTakenError:
@@ -156,13 +185,14 @@ def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awai
 @app.command("set-password")
 def set_password(
     username: Annotated[str, typer.Argument(help="The user's login name.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    allow_weak_password: AllowWeakPassword = False,
 ) -> None:
     """Set a user's password and end all of their sessions (every device logs in again)."""
     settings = _settings()
-    password = _read_password(password_stdin)
+    password = _read_password(
+        settings, username, password_stdin=password_stdin, allow_weak=allow_weak_password
+    )
     user_id = _run_on_accounts(
         settings, lambda accounts: accounts.set_password(username, password, client=CLI_CLIENT)
     )

@@ -147,11 +147,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # True only behind HTTPS: answers then carry HSTS, and browsers refuse plain HTTP for 2 years.
     https_only: bool = False
+    # Shortest password an account may get (`create-user`, `set-password`, and registration
+    # where the project has it). NIST SP 800-63B never allows fewer than 8; longer is better
+    # when there is no second factor.
+    password_min_length: int = Field(default=12, ge=8, le=128)
 {%- if cookiecutter.allow_registration %}
 
-    # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
-    # 8; longer is better when there is no second factor.
-    password_min_length: int = Field(default=12, ge=8, le=128)
     # Registrations per client address, successful or not: each costs a password hash and
     # creates an account. A request without an address is counted per username instead.
     registration_max_per_address: int = Field(default=20, ge=1, le=100000)
