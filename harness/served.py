@@ -22,7 +22,8 @@ from pathlib import Path
 from harness import bakery
 
 USERNAME = "alice@example.com"
-PASSWORD = "correct horse battery staple"
+# Passes the password policy that `create-user` applies (not common, not the username).
+PASSWORD = "plum orbit kettle 42"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20

@@ -31,6 +31,7 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     ("database", "sqlite"): (
         "src/{package}/db/sqlite.py",
         "tests/database_sqlite.py",
+        "tests/test_database_files.py",
         "tests/test_faults.py",
     ),
     ("database", "postgresql"): (
@@ -71,8 +72,6 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
         "src/{package}/auth/registration/router.py",
         "src/{package}/auth/registration/schemas.py",
         "src/{package}/auth/registration/service.py",
-        "src/{package}/users/common_passwords.txt",
-        "src/{package}/users/password_policy.py",
         "tests/test_registration.py",
     ),
 }

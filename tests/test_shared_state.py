@@ -70,7 +70,11 @@ HTTP_TIMEOUT_SECONDS = 60
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
 # Real accounts; the spray also tries them, among many unknown usernames.
-USERS = {username: f"{username}'s right password" for username in (ALICE, BOB, "carol@example.com")}
+# Passwords `create-user`'s policy accepts: not common, and not containing the username.
+USERS = {
+    username: f"the right password, number {number}"
+    for number, username in enumerate((ALICE, BOB, "carol@example.com"))
+}
 WRONG_PASSWORD = "not the password"
 
 # LOGIN_MAX_FAILURES' default; set explicitly so a changed .env cannot change the test.

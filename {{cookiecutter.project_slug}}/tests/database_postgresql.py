@@ -54,6 +54,12 @@ def empty_database_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def unreachable_database_url() -> str:
+    """A server that refuses connections: nothing listens on port 1."""
+    return "postgresql+asyncpg://postgres@127.0.0.1:1/unreachable"
+
+
+@pytest.fixture
 def database_url(migrated_db: str) -> str:
     """The run's database, emptied: far cheaper than a new database per test."""
     postgres_db.empty_tables(migrated_db)

@@ -34,6 +34,12 @@ def empty_database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def unreachable_database_url(tmp_path: Path) -> str:
+    """A database that cannot be opened: its directory does not exist."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'test.db'}"
+
+
+@pytest.fixture
 def database_url(tmp_path: Path, migrated_db: Path) -> str:
     """A migrated database of the test's own."""
     path = tmp_path / "test.db"

@@ -36,6 +36,8 @@ NEW_PASSWORD = "a brand new passphrase 42"
 KNOWN_SECRETS.add(NEW_PASSWORD)
 HOUR = 3600
 DAY = 86400
+# A URL of this project's database that these settings-only tests never connect to.
+UNUSED_DATABASE: str = Settings.model_fields["database_url"].default
 
 
 async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
@@ -293,7 +295,7 @@ async def test_a_refresh_token_with_a_doctored_auth_time_is_refused(
 def test_the_idle_timeout_defaults_to_a_week_or_the_session(
     overrides: dict[str, object], expected_hours: int
 ) -> None:
-    settings = make_settings("sqlite:///unused.db", **{"refresh_token_days": 30} | overrides)
+    settings = make_settings(UNUSED_DATABASE, **{"refresh_token_days": 30} | overrides)
     assert settings.refresh_idle_seconds == expected_hours * HOUR
 
 
@@ -334,7 +336,7 @@ def test_an_idle_timeout_longer_than_the_session_is_refused() -> None:
 def test_the_client_address_is_the_rightmost_untrusted_hop(
     peer: str | None, forwarded_for: list[str], expected: str | None
 ) -> None:
-    proxies = make_settings("sqlite:///unused.db", trusted_proxies="10.0.0.0/24").trusted_proxies
+    proxies = make_settings(UNUSED_DATABASE, trusted_proxies="10.0.0.0/24").trusted_proxies
     assert resolve_client_address(peer, forwarded_for, proxies) == expected
 
 

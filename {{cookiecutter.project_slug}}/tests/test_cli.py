@@ -13,6 +13,9 @@ from {{ cookiecutter.package_name }}.db import create_engine, create_sessionmake
 from {{ cookiecutter.package_name }}.users import repository as users
 
 runner = CliRunner()
+GOOD_PASSWORD = "plum orbit kettle 42"
+# The service's name as a password would hold it (NIST SP 800-63B: a context-specific word).
+SERVICE_WORD = "{{ cookiecutter.package_name }}".replace("_", "")
 
 
 @pytest.fixture(autouse=True)
@@ -51,10 +54,12 @@ def test_migrate_is_idempotent() -> None:
 
 def test_create_user_from_stdin() -> None:
     _run("migrate")
-    result = _run("create-user", "admin@example.com", "--password-stdin", stdin="s3cret-pass\n")
+    result = _run(
+        "create-user", "admin@example.com", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert "admin@example.com" in result.output
-    assert "s3cret-pass" not in result.output
+    assert GOOD_PASSWORD not in result.output
     stored = asyncio.run(_password_hash("admin@example.com"))
     assert stored is not None
     assert stored.startswith("$argon2id$")
@@ -62,15 +67,15 @@ def test_create_user_from_stdin() -> None:
 
 def test_create_user_prompts_twice_when_interactive() -> None:
     _run("migrate")
-    result = _run("create-user", "bob", stdin="pw-one-1\npw-one-1\n")
+    result = _run("create-user", "bob", stdin=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert "Repeat for confirmation" in result.output
 
 
 def test_a_duplicate_username_in_any_case_fails_cleanly() -> None:
     _run("migrate")
-    _run("create-user", "Admin", "--password-stdin", stdin="pw-123456\n")
-    result = _run("create-user", "ADMIN", "--password-stdin", stdin="pw-123456\n")
+    _run("create-user", "Admin", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
+    result = _run("create-user", "ADMIN", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert "Traceback" not in result.output
@@ -82,7 +87,7 @@ def test_a_duplicate_username_in_any_case_fails_cleanly() -> None:
 )
 def test_invalid_usernames_are_refused(username: str) -> None:
     _run("migrate")
-    result = _run("create-user", username, "--password-stdin", stdin="pw-123456\n")
+    result = _run("create-user", username, "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
     assert result.exit_code == 1
     assert "invalid username" in result.output
 
@@ -108,3 +113,64 @@ def test_every_command_has_help() -> None:
         result = _run(command, "--help")
         assert result.exit_code == 0
         assert "Usage" in result.output
+
+
+# Weak passwords and the rule each breaks (NIST SP 800-63B section 5.1.1.2): the command line
+# applies the same policy as registration.
+WEAK_PASSWORDS = [
+    ("Plum-Orbit1", "password_too_short"),
+    (" " * 12, "password_blank"),
+    ("\u3000" * 12, "password_blank"),  # ideographic spaces
+    ("operator-plum-orbit", "password_contains_username"),
+    pytest.param(
+        f"{SERVICE_WORD.title()}-plum-orbit",
+        "password_contains_service_name",
+        marks=pytest.mark.skipif(len(SERVICE_WORD) < 4, reason="too short a name to search for"),
+    ),
+    ("P@ssw0rd2024!!", "password_too_common"),
+    ("aaaaaaaaaaaa", "password_repetitive"),
+    ("!!!!!!!!!!!!", "password_repetitive"),
+    ("qwertyuiopasdfgh", "password_repetitive"),
+    ("123456789abc", "password_repetitive"),
+    ("abc123abc123", "password_repetitive"),
+]
+
+
+@pytest.mark.parametrize(("password", "rule"), WEAK_PASSWORDS)
+def test_create_user_applies_the_password_policy(password: str, rule: str) -> None:
+    _run("migrate")
+    result = _run("create-user", "operator", "--password-stdin", stdin=f"{password}\n")
+    assert result.exit_code == 1
+    assert f"({rule}; --allow-weak-password skips the policy)" in result.output
+    assert asyncio.run(_password_hash("operator")) is None
+
+
+def test_set_password_applies_the_password_policy() -> None:
+    _run("migrate")
+    _run("create-user", "operator", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
+    before = asyncio.run(_password_hash("operator"))
+    result = _run("set-password", "operator", "--password-stdin", stdin="abc123abc123\n")
+    assert result.exit_code == 1
+    assert "password_repetitive" in result.output
+    assert asyncio.run(_password_hash("operator")) == before
+
+
+@pytest.mark.parametrize("command", ["create-user", "set-password"])
+def test_the_policy_can_be_skipped_and_says_so(command: str) -> None:
+    _run("migrate")
+    if command == "set-password":
+        _run("create-user", "operator", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
+    args = (command, "operator", "--password-stdin", "--allow-weak-password")
+    result = _run(*args, stdin="aaaaaaaaaaaa\n")
+    assert result.exit_code == 0, result.output
+    assert "Warning: --allow-weak-password: the password policy was not applied." in result.output
+    assert asyncio.run(_password_hash("operator")) is not None
+
+
+def test_the_minimum_length_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    _run("migrate")
+    monkeypatch.setenv("PASSWORD_MIN_LENGTH", "24")
+    get_settings.cache_clear()
+    result = _run("create-user", "operator", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
+    assert result.exit_code == 1
+    assert "at least 24 characters" in result.output

@@ -1,6 +1,8 @@
 """Cookie authentication: HttpOnly token cookies, and a CSRF token for unsafe requests.
 
-The client talks to https://test: like a browser, httpx sends Secure cookies over https only.
+The browser client talks to https://test: like a browser, httpx sends Secure cookies over https
+only. It also sends `Sec-Fetch-Site: same-origin`, as a browser does for the service's own
+pages' requests.
 """
 
 from collections.abc import AsyncIterator
@@ -13,16 +15,20 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
 from {{ cookiecutter.package_name }}.config import SettingsError, load_settings
 
-from conftest import PASSWORD, bearer, login
+from conftest import PASSWORD, add_user, bearer, login, make_settings, running
 
 ACCESS = "__Host-access_token"
 REFRESH = "__Secure-refresh_token"
 CSRF = "__Host-csrf_token"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+FRONT_END = "https://app.example.com"
 
 
 def browser_for(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://test", headers=SAME_ORIGIN
+    )
 
 
 @pytest.fixture
@@ -68,46 +74,136 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
         # Not HttpOnly: the page's script reads it to send it back as X-CSRF-Token.
         CSRF: sorted([f"max-age={idle}", "path=/", "samesite=strict", "secure"]),
     }
-    body = response.json()
-    assert response.cookies[ACCESS] == body["access_token"]
-    assert response.cookies[REFRESH] == body["refresh_token"]
+    # Script on the page cannot read the HttpOnly cookies: nor can it read the body's tokens.
+    assert response.json() == {"token_type": "bearer", "expires_in": minutes}
     assert response.headers["x-csrf-token"] == response.cookies[CSRF]
 
 
-async def test_a_login_started_by_another_site_sets_no_cookies(app: FastAPI, user_id: str) -> None:
-    async with browser_for(app) as http:
+async def post_login(app: FastAPI, headers: list[tuple[str, str]]) -> httpx.Response:
+    """A login sent with exactly `headers` besides the form (no Sec-Fetch-Site of its own)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://test") as http:
         response = await http.post(
             "/auth/login",
             data={"grant_type": "password", "username": "alice@example.com", "password": PASSWORD},
-            headers={"Sec-Fetch-Site": "cross-site"},
+            headers=headers,
         )
-        assert response.status_code == 200
-        assert "set-cookie" not in response.headers
-        assert len(http.cookies.jar) == 0
-        same_site = await http.post(
-            "/auth/login",
-            data={"grant_type": "password", "username": "alice@example.com", "password": PASSWORD},
-            headers={"Sec-Fetch-Site": "same-origin"},
-        )
-        assert set(set_cookies(same_site)) == {ACCESS, REFRESH, CSRF}
+    assert response.status_code == 200, response.text
+    return response
+
+
+def assert_tokens_in_body_only(response: httpx.Response) -> None:
+    assert "set-cookie" not in response.headers
+    assert "x-csrf-token" not in response.headers
+    assert set(response.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([("Sec-Fetch-Site", "cross-site")], id="another site"),
+        # A sibling subdomain is the same site, but not the same origin: it could toss its
+        # own session into the victim's browser.
+        pytest.param([("Sec-Fetch-Site", "same-site")], id="a sibling subdomain"),
+        pytest.param(
+            [("Sec-Fetch-Site", "same-site"), ("Origin", "https://evil.example.com")],
+            id="an origin not allowed",
+        ),
+        pytest.param([("Origin", "null")], id="an opaque origin"),
+        pytest.param(
+            [("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Site", "cross-site")],
+            id="two Sec-Fetch-Site headers",
+        ),
+        # Not a browser (curl, a mobile app, a server): it wants the tokens in the body, and
+        # a browser too old to send these headers must not be logged in by another site.
+        pytest.param([], id="no browser headers"),
+    ],
+)
+async def test_logins_from_other_origins_set_no_cookies(
+    app: FastAPI, user_id: str, headers: list[tuple[str, str]]
+) -> None:
+    assert_tokens_in_body_only(await post_login(app, headers))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([("Sec-Fetch-Site", "same-origin")], id="the service's own page"),
+        pytest.param([("Sec-Fetch-Site", "none")], id="started by the user"),
+    ],
+)
+async def test_logins_from_the_own_origin_set_cookies(
+    app: FastAPI, user_id: str, headers: list[tuple[str, str]]
+) -> None:
+    response = await post_login(app, headers)
+    assert set(set_cookies(response)) == {ACCESS, REFRESH, CSRF}
+    assert "access_token" not in response.json()
+
+
+async def test_an_allowed_origin_gets_cookies(database_url: str) -> None:
+    settings = make_settings(database_url, cookie_allowed_origins=f" {FRONT_END} ,https://x.org")
+    async with running(settings) as (app, _):
+        await add_user(app, "alice@example.com")
+        allowed = await post_login(app, [("Sec-Fetch-Site", "same-site"), ("Origin", FRONT_END)])
+        assert set(set_cookies(allowed)) == {ACCESS, REFRESH, CSRF}
+        # Exact origins only: another port or scheme of the same host is another origin.
+        for origin in (f"{FRONT_END}:8443", "http://app.example.com", f"{FRONT_END}.evil.org"):
+            refused = await post_login(app, [("Sec-Fetch-Site", "same-site"), ("Origin", origin)])
+            assert_tokens_in_body_only(refused)
+
+
+@pytest.mark.parametrize(
+    "value", ["https://app.example.com/", "app.example.com", "https://u@app.example.com", "*"]
+)
+def test_allowed_origins_must_be_exact_origins(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"COOKIE_ALLOWED_ORIGINS .* is not an origin"):
+        load_settings(_env_file=None, secret_key="k" * 64, cookie_allowed_origins=value)
+
+
+async def test_tokens_can_also_be_kept_in_the_body(database_url: str) -> None:
+    async with running(make_settings(database_url, cookie_tokens_in_body=True)) as (app, _):
+        await add_user(app, "alice@example.com")
+        response = await post_login(app, [("Sec-Fetch-Site", "same-origin")])
+    body = response.json()
+    assert response.cookies[ACCESS] == body["access_token"]
+    assert response.cookies[REFRESH] == body["refresh_token"]
+
+
+async def test_the_openapi_schema_describes_both_answers(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for path in ("/auth/login", "/auth/refresh"):
+        content = document["paths"][path]["post"]["responses"]["200"]["content"]
+        refs = {option["$ref"] for option in content["application/json"]["schema"]["anyOf"]}
+        assert refs == {
+            "#/components/schemas/TokenResponse",
+            "#/components/schemas/CookieTokenResponse",
+        }
+    assert set(schemas["CookieTokenResponse"]["properties"]) == {"token_type", "expires_in"}
+    assert "access_token" in schemas["TokenResponse"]["required"]
 
 
 async def test_the_refresh_grant_sets_new_cookies_like_auth_refresh(
     app: FastAPI, user_id: str
 ) -> None:
     async with browser_for(app) as http:
-        tokens = (await login(http)).json()
-        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        assert (await login(http)).status_code == 200
+        old_access = http.cookies[ACCESS]
+        form = {"grant_type": "refresh_token", "refresh_token": http.cookies[REFRESH]}
         response = await http.post("/auth/login", data=form)
         assert response.status_code == 200
         assert set(set_cookies(response)) == {ACCESS, REFRESH, CSRF}
-        assert http.cookies[ACCESS] == response.json()["access_token"]
+        assert http.cookies[ACCESS] != old_access
+        # Set as cookies, so kept out of the body (COOKIE_TOKENS_IN_BODY is off).
+        assert "access_token" not in response.json()
 
 
 async def test_the_refresh_cookie_path_follows_the_root_path(app: FastAPI, user_id: str) -> None:
     # Behind a proxy that serves the app under /api, the browser sees /api/auth/refresh.
     transport = httpx.ASGITransport(app=app, root_path="/api")
-    async with httpx.AsyncClient(transport=transport, base_url="https://test/api") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://test/api", headers=SAME_ORIGIN
+    ) as http:
         response = await login(http)
         assert "path=/api/auth" in set_cookies(response)[REFRESH]
         assert (await http.post("/auth/refresh", headers=csrf(http))).status_code == 200
@@ -198,8 +294,9 @@ async def test_refresh_by_cookie_needs_the_csrf_header(browser: httpx.AsyncClien
     assert refused.status_code == 403
     response = await browser.post("/auth/refresh", headers=csrf(browser))
     assert response.status_code == 200
-    assert browser.cookies[ACCESS] == response.json()["access_token"] != before[ACCESS]
-    assert browser.cookies[REFRESH] == response.json()["refresh_token"] != before[REFRESH]
+    assert set(response.json()) == {"token_type", "expires_in"}
+    assert browser.cookies[ACCESS] != before[ACCESS]
+    assert browser.cookies[REFRESH] != before[REFRESH]
     # Same session, same CSRF token: the page need not learn a new one.
     assert browser.cookies[CSRF] == before[CSRF]
     assert (await browser.post("/things", headers=csrf(browser))).status_code == 200
@@ -215,10 +312,14 @@ async def test_refresh_without_a_body_or_cookie_is_a_401(app: FastAPI) -> None:
 async def test_a_refresh_token_in_the_body_wins_and_needs_no_csrf(
     browser: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
+    cookie_session_csrf = browser.cookies[CSRF]
     response = await browser.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert response.status_code == 200
-    # The body's session (from the `tokens` login), not the cookie's, was refreshed.
-    assert browser.cookies[ACCESS] == response.json()["access_token"]
+    # The body's session (from the `tokens` login), not the cookie's, was refreshed: its
+    # token is spent, and the browser now holds that session's cookies.
+    assert browser.cookies[CSRF] != cookie_session_csrf
+    spent = await browser.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert spent.status_code == 401
 
 
 async def test_a_replayed_refresh_cookie_ends_the_session(browser: httpx.AsyncClient) -> None:

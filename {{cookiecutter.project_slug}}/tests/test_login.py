@@ -1,6 +1,9 @@
 """POST /auth/login with the OAuth2 password grant (RFC 6749 section 4.3); the refresh grant
 and the error answers are in test_token_endpoint.py."""
 
+from statistics import median
+from time import process_time
+
 import httpx
 import jwt
 import pytest
@@ -9,7 +12,7 @@ from sqlalchemy import update
 
 from {{ cookiecutter.package_name }}.users.models import User
 
-from conftest import PASSWORD, add_user, login
+from conftest import PASSWORD, add_user, login, make_settings, running
 
 
 async def test_health_is_public(client: httpx.AsyncClient) -> None:
@@ -114,3 +117,36 @@ async def test_a_254_character_email_is_a_valid_username(
     assert len(username) == 254
     await add_user(app, username)
     assert (await login(client, username)).status_code == 200
+
+
+async def test_an_outdated_hash_does_not_make_a_known_username_faster(database_url: str) -> None:
+    """After ARGON2_* are raised, a stored hash with the old, cheaper parameters must not
+    answer a wrong password faster than an unknown username is answered: the time would tell
+    which usernames exist until every user has logged in again."""
+    async with running(make_settings(database_url)) as (app, _):
+        await add_user(app, "alice@example.com")  # hashed with conftest's 1 pass, 1 MiB
+    # About 40 times the old cost, so hashing outweighs the rest of a login: a known name
+    # answered at its old cost would take about a third of an unknown one's time. Limits
+    # high enough for this many failures of one name.
+    raised = make_settings(
+        database_url,
+        argon2_time_cost=3,
+        argon2_memory_kib=16384,
+        login_max_failures=1000,
+        login_max_failures_per_address=100000,
+    )
+    ratios = []
+    async with running(raised) as (_, http):
+        # The CPU time this process spends on each login (the hash runs on one of its
+        # threads): what a login costs, and unlike the wall clock not stretched by whatever
+        # else a shared machine runs. Each known-name login is paired with an unknown-name one
+        # right after it, and the median of the pairs' ratios ignores the odd outlier.
+        for _ in range(15):
+            pair = []
+            for username in ("alice@example.com", "nobody@example.com"):
+                started = process_time()
+                response = await login(http, username, "not the password")
+                pair.append(process_time() - started)
+                assert response.status_code == 400
+            ratios.append(pair[0] / pair[1])
+    assert 0.8 <= median(ratios) <= 1.2, sorted(round(ratio, 2) for ratio in ratios)

@@ -19,6 +19,8 @@ from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_se
 MAX_FAILURES = 3
 MAX_PER_ADDRESS = 6
 GOOD_PASSWORD = "plum-orbit-kettle-42"
+# The service's name as a password would hold it (NIST SP 800-63B: a context-specific word).
+SERVICE_WORD = "{{ cookiecutter.package_name }}".replace("_", "")
 
 
 @pytest.fixture
@@ -81,6 +83,19 @@ async def test_registering_returns_the_public_user_who_can_then_log_in(
         ("gina", "123456789012", "password_too_common"),
         ("gina", "!!Sunshine2024", "password_too_common"),
         ("gina", "manchesterunited", "password_too_common"),
+        ("gina", " " * 12, "password_blank"),
+        ("gina", "\u3000" * 12, "password_blank"),  # ideographic spaces
+        pytest.param(
+            "gina",
+            f"{SERVICE_WORD.upper()}-plum-42",
+            "password_contains_service_name",
+            marks=pytest.mark.skipif(len(SERVICE_WORD) < 4, reason="too short to search for"),
+        ),
+        ("gina", "aaaaaaaaaaaa", "password_repetitive"),
+        ("gina", "!!!!!!!!!!!!", "password_repetitive"),
+        ("gina", "qwertyuiopasdfgh", "password_repetitive"),
+        ("gina", "123456789abc", "password_repetitive"),
+        ("gina", "abc123abc123", "password_repetitive"),
         ("   ", GOOD_PASSWORD, "invalid_username"),
         (" gina", GOOD_PASSWORD, "invalid_username"),
         ("gi\nna", GOOD_PASSWORD, "invalid_username"),
@@ -117,6 +132,18 @@ async def test_the_minimum_length_is_a_setting(database_url: str) -> None:
         assert _rule(await _register(http, password=GOOD_PASSWORD)) == "password_too_short"
         long_enough = GOOD_PASSWORD + "-longer"
         assert (await _register(http, password=long_enough)).status_code == 201
+
+
+async def test_the_schema_states_the_configured_minimum(database_url: str) -> None:
+    for minimum in (12, 24):
+        application = create_app(make_settings(database_url, password_min_length=minimum))
+        async with client_for(application) as http:
+            document = (await http.get("/openapi.json")).json()
+        body = document["paths"]["/auth/register"]["post"]["requestBody"]["content"]
+        schema = body["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = document["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
+        assert schema["properties"]["password"]["minLength"] == minimum
 
 
 def test_a_minimum_below_eight_is_refused(database_url: str) -> None:

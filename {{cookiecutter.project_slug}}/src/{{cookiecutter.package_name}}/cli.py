@@ -15,15 +15,18 @@ import typer
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .auth.accounts import AccountService, UnknownUserError
 from .config import Settings, SettingsError, get_settings
 from .db import async_database_url, create_engine, create_sessionmaker
+from .db.schema import MIGRATIONS_DIR, DatabaseNotReadyError, check_schema, reachable_revisions
 from .main import create_app
 from .security import key_files
 from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
+from .users.password_policy import PasswordPolicy, PasswordRejectedError
 
 app = typer.Typer(
     help="Manage the service: database, users, server, keys.",
@@ -37,11 +40,22 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Audit events from the command line carry this instead of a network address.
 CLI_CLIENT = "cli"
 
 T = TypeVar("T")
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+AllowWeakPassword = Annotated[
+    bool,
+    typer.Option(
+        "--allow-weak-password",
+        help="Skip the password policy (minimum length, common passwords, the username, "
+        "repeats): for a throwaway account only.",
+    ),
+]
 
 
 def _settings() -> Settings:
@@ -56,6 +70,20 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
+def _check_database(settings: Settings, check: Callable[[AsyncEngine], Awaitable[object]]) -> None:
+    """Run `check` (reachable, or migrated too) before the command's work, so that a database
+    that is not ready is one line saying what to do (DatabaseNotReadyError, see main())."""
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await check(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def alembic_config(database_url: str) -> Config:
     """Alembic configured in code, so `migrate` works from an installed wheel too."""
     config = Config()
@@ -68,12 +96,17 @@ def alembic_config(database_url: str) -> Config:
 def migrate() -> None:
     """Create or upgrade the database tables (safe to run again)."""
     settings = _settings()
+    _check_database(settings, reachable_revisions)
     command.upgrade(alembic_config(settings.database_url), "head")
     typer.echo("Database is up to date.")
 
 
-def _read_password(password_stdin: bool) -> str:
-    """A new password from stdin or a hidden prompt (asked twice), refused if unusable."""
+def _read_password(
+    settings: Settings, username: str, *, password_stdin: bool, allow_weak: bool
+) -> str:
+    """A new password from stdin or a hidden prompt (asked twice), refused if unusable or,
+    unless `allow_weak`, if it breaks the password policy registration applies too: an
+    operator's account deserves no weaker password than a self-registered one."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -82,6 +115,17 @@ def _read_password(password_stdin: bool) -> str:
         _fail("the password is empty")
     if len(password) > MAX_PASSWORD_LENGTH:
         _fail(f"the password is longer than {MAX_PASSWORD_LENGTH} characters")
+    if allow_weak:
+        typer.secho(
+            "Warning: --allow-weak-password: the password policy was not applied.",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return password
+    try:
+        PasswordPolicy(min_length=settings.password_min_length).check(username, password)
+    except PasswordRejectedError as exc:
+        _fail(f"{exc.message} ({exc.rule}; --allow-weak-password skips the policy)")
     return password
 
 
@@ -93,6 +137,7 @@ async def _create_user(settings: Settings, username: str, password: str) -> str:
     )
     engine = create_engine(settings.database_url)
     try:
+        await check_schema(engine)
         async with create_sessionmaker(engine)() as db:
             user = await users.create(db, username, await hasher.hash_async(password))
             return str(user.id)
@@ -103,9 +148,8 @@ async def _create_user(settings: Settings, username: str, password: str) -> str:
 @app.command("create-user")
 def create_user(
     username: Annotated[str, typer.Argument(help="Login name; an email address works.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    allow_weak_password: AllowWeakPassword = False,
 ) -> None:
     """Create a user (the password is prompted for twice, hidden, unless --password-stdin)."""
     settings = _settings()
@@ -113,7 +157,9 @@ def create_user(
         users.validate_username(username)
     except users.InvalidUsernameError as exc:
         _fail(f"invalid username: {exc}")
-    password = _read_password(password_stdin)
+    password = _read_password(
+        settings, username, password_stdin=password_stdin, allow_weak=allow_weak_password
+    )
     try:
         user_id = asyncio.run(_create_user(settings, username, password))
     except users.UsernameTakenError:
@@ -139,13 +185,14 @@ def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awai
 @app.command("set-password")
 def set_password(
     username: Annotated[str, typer.Argument(help="The user's login name.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    allow_weak_password: AllowWeakPassword = False,
 ) -> None:
     """Set a user's password and end all of their sessions (every device logs in again)."""
     settings = _settings()
-    password = _read_password(password_stdin)
+    password = _read_password(
+        settings, username, password_stdin=password_stdin, allow_weak=allow_weak_password
+    )
     user_id = _run_on_accounts(
         settings, lambda accounts: accounts.set_password(username, password, client=CLI_CLIENT)
     )
@@ -174,7 +221,9 @@ def serve(
     """Run the API with uvicorn."""
     import uvicorn
 
-    settings = _settings()  # fail with one line now rather than a traceback in every worker
+    # Fail with one line now rather than a traceback in every worker.
+    settings = _settings()
+    _check_database(settings, check_schema)
     proxies = [str(network) for network in settings.trusted_proxies]
     uvicorn.run(
         "{{ cookiecutter.package_name }}.main:app",
@@ -252,6 +301,9 @@ def main() -> None:
     """
     try:
         app()
+    except DatabaseNotReadyError as exc:
+        typer.secho(f"Error: {exc}", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
     except (SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         typer.secho(

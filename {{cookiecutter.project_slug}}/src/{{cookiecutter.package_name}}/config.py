@@ -13,12 +13,17 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .key_strength import weakness as key_weakness
 
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
+# The URL schemes of the database this project was generated for (the async driver is added
+# where a plain one is given).
+DATABASE_SCHEMES = frozenset({{ '{"postgresql", "postgres", "postgresql+asyncpg"}' if cookiecutter.database == "postgresql" else '{"sqlite", "sqlite+aiosqlite"}' }})
 # A refresh token left unused this long dies (unless REFRESH_IDLE_HOURS says otherwise, and
 # never later than the session's absolute end): a stolen laptop's week-old session is over.
 DEFAULT_REFRESH_IDLE_HOURS = 7 * 24
@@ -148,11 +153,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # True only behind HTTPS: answers then carry HSTS, and browsers refuse plain HTTP for 2 years.
     https_only: bool = False
+    # Shortest password an account may get (`create-user`, `set-password`, and registration
+    # where the project has it). NIST SP 800-63B never allows fewer than 8; longer is better
+    # when there is no second factor.
+    password_min_length: int = Field(default=12, ge=8, le=128)
 {%- if cookiecutter.allow_registration %}
 
-    # Shortest password POST /auth/register accepts. NIST SP 800-63B never allows fewer than
-    # 8; longer is better when there is no second factor.
-    password_min_length: int = Field(default=12, ge=8, le=128)
     # Registrations per client address, successful or not: each costs a password hash and
     # creates an account. A request without an address is counted per username instead.
     registration_max_per_address: int = Field(default=20, ge=1, le=100000)
@@ -190,6 +196,22 @@ class Settings(BaseSettings):
                 raise ValueError("as a URL must be an absolute http or https URL")
             if url.query or url.fragment or "?" in value or "#" in value:
                 raise ValueError("as a URL must have no query or fragment (RFC 8414 section 2)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_a_url(cls, value: str) -> str:
+        # Refused here, with the setting's name, rather than as a traceback from the driver
+        # when the first connection is made. The value itself is never repeated: it can hold
+        # a password.
+        example = cls.model_fields["database_url"].default
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(f"is not a database URL like {example}") from None
+        if value.partition("://")[0] not in DATABASE_SCHEMES:
+            schemes = " or ".join(f"{scheme}://" for scheme in sorted(DATABASE_SCHEMES))
+            raise ValueError(f"must start with {schemes}, like {example}")
         return value
 
     @field_validator("trusted_proxies", mode="before")
@@ -230,6 +252,31 @@ class Settings(BaseSettings):
             )
         return self
 {%- if cookiecutter.cookie_auth %}
+
+    # Origins besides the service's own (exact, like `https://app.example.com`, comma-separated)
+    # whose logins may set the session cookies: a front end on a sibling subdomain, say.
+    cookie_allowed_origins: Annotated[frozenset[str], NoDecode] = frozenset()
+    # True also returns the tokens in the JSON body when they were set as HttpOnly cookies,
+    # where any script on the page could read them: HttpOnly would then protect nothing.
+    cookie_tokens_in_body: bool = False
+
+    @field_validator("cookie_allowed_origins", mode="before")
+    @classmethod
+    def _parse_cookie_allowed_origins(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple | set | frozenset):
+            return value
+        origins = set()
+        for entry in entries:
+            # Browsers send the Origin header lower-case, without a path or trailing slash.
+            text = str(entry).strip().lower()
+            if not text:
+                continue
+            scheme, _, host = text.partition("://")
+            if scheme not in ("http", "https") or not host or any(c in host for c in "/?#@ "):
+                raise ValueError(f"{text!r} is not an origin like https://app.example.com")
+            origins.add(text)
+        return frozenset(origins)
 
     @model_validator(mode="after")
     def _cookies_have_a_csrf_key(self) -> "Settings":

@@ -5,6 +5,7 @@ servers import, as `{{ cookiecutter.package_name }}.main:app`.
 """
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
@@ -33,8 +34,9 @@ from .auth.stores.{{ cookiecutter.token_store }} import build_backend
 from .auth.transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import build_authenticator
 from .auth.users_router import install_users_routes
 from .body_limit import BodySizeLimitMiddleware
-from .config import Settings, get_settings
+from .config import Settings, SettingsError, get_settings
 from .db import create_engine, create_sessionmaker
+from .db.schema import DatabaseNotReadyError, check_schema
 from .docs import install_docs
 from .logs import configure_logging
 from .security.keys import load_keys
@@ -42,6 +44,7 @@ from .security.passwords import PasswordHasher
 from .security.throttle import LoginThrottle
 from .security.tokens import TokenService
 from .security_headers import SecurityHeadersMiddleware
+from .startup_errors import StartupErrorMiddleware
 from .users.cache import UserCache
 from .validation_errors import install_validation_errors
 
@@ -156,6 +159,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Before anything queries it: an unmigrated or unreachable database is one clear
+        # line (StartupErrorMiddleware), not a traceback from the first query.
+        try:
+            await check_schema(services.engine)
+        except DatabaseNotReadyError:
+            await services.engine.dispose()
+            raise
         await services.start()
         try:
             yield
@@ -173,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # The one thing kept on the app: routes reach it through auth/dependencies.py.
     app.state.services = services
+    app.add_middleware(StartupErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     for install in PARTS:
         install(app, services)
@@ -191,7 +202,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 @cache
 def _default_app() -> FastAPI:
-    return create_app()
+    """The app from the environment's settings; bad settings end the process with one line.
+
+    Servers import it (`uvicorn {{ cookiecutter.package_name }}.main:app`), and would print a
+    traceback for an exception; SystemExit ends them with none.
+    """
+    try:
+        return create_app()
+    except SettingsError as exc:
+        # Logging is not configured yet: these settings were to say how.
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def __getattr__(name: str) -> FastAPI:

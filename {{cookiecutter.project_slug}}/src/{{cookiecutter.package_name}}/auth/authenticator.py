@@ -11,6 +11,7 @@ from fastapi import Request, Response
 
 from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from .exceptions import AuthenticationError, InvalidAccessTokenError
+from .schemas import TokenResponse
 
 Scope = Mapping[str, Any]
 
@@ -63,8 +64,15 @@ class Authenticator:
         except InvalidTokenError:
             raise InvalidAccessTokenError from None
 
-    def tokens_issued(self, request: Request, response: Response, issued: IssuedTokens) -> None:
-        """Login and refresh: header clients keep the tokens of the JSON body themselves."""
+    def tokens_issued(
+        self, request: Request, response: Response, issued: IssuedTokens
+    ) -> TokenResponse:
+        """Login and refresh: the JSON body, whose tokens header clients keep themselves."""
+        return TokenResponse(
+            access_token=issued.access_token,
+            refresh_token=issued.refresh_token,
+            expires_in=issued.expires_in,
+        )
 
     def session_ended(self, request: Request, response: Response) -> None:
         """Logout: header clients hold nothing the server could clear."""

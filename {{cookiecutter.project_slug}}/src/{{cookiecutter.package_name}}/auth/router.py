@@ -7,7 +7,6 @@ from fastapi import APIRouter, FastAPI, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from ..security.throttle import ThrottledError
-from ..security.tokens import IssuedTokens
 from .client_address import ClientAddress
 from .dependencies import (
     AccountServiceDep,
@@ -26,9 +25,9 @@ from .responses import (
     UNREADABLE_BODY,
     too_many_attempts,
 )
-from .schemas import LogoutRequest, TokenRequest, TokenResponse
+from .schemas import LogoutRequest, TokenRequest
 from .services import Services
-from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims
+from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims, TokenBody
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -37,20 +36,16 @@ def install_auth_routes(app: FastAPI, _: Services) -> None:
     app.include_router(router)
 
 
-def _token_response(response: Response, issued: IssuedTokens) -> TokenResponse:
+def _token_response(response: Response, body: TokenBody) -> TokenBody:
     # Token responses must not be cached by browsers or proxies (RFC 6749 section 5.1).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    return TokenResponse(
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
-        expires_in=issued.expires_in,
-    )
+    return body
 
 
 @router.post(
     "/login",
-    response_model=TokenResponse,
+    response_model=TokenBody,
     responses=TOKEN_ERRORS | THROTTLED | UNAVAILABLE,
 )
 async def login(
@@ -60,7 +55,7 @@ async def login(
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
     form: Annotated[TokenRequest, Form()],
-) -> TokenResponse | JSONResponse:
+) -> TokenBody | JSONResponse:
     """The OAuth2 token endpoint (RFC 6749): `grant_type=password` with `username` and
     `password` (section 4.3.2, what Swagger UI's Authorize sends), or
     `grant_type=refresh_token` with `refresh_token` (section 6, the same rotation as
@@ -73,13 +68,12 @@ async def login(
         return exc.response()
     except ThrottledError as exc:
         raise too_many_attempts(exc, "Too many failed login attempts; try again later") from None
-    authenticator.tokens_issued(request, response, issued)
-    return _token_response(response, issued)
+    return _token_response(response, authenticator.tokens_issued(request, response, issued))
 
 
 @router.post(
     "/refresh",
-    response_model=TokenResponse,
+    response_model=TokenBody,
     responses=UNAUTHORIZED | TRANSPORT_RESPONSES | UNREADABLE_BODY | UNAVAILABLE,
 )
 async def refresh(
@@ -89,15 +83,14 @@ async def refresh(
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
     refresh_token: RefreshTokenIn,
-) -> TokenResponse:
+) -> TokenBody:
     """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
     one again is treated as theft and ends the whole session."""
     try:
         issued = await auth.refresh(refresh_token, client=client)
     except InvalidRefreshTokenError:
         raise unauthorized(token_sent=True) from None
-    authenticator.tokens_issued(request, response, issued)
-    return _token_response(response, issued)
+    return _token_response(response, authenticator.tokens_issued(request, response, issued))
 
 
 @router.post(

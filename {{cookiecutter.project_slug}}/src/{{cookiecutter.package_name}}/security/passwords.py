@@ -52,5 +52,19 @@ class PasswordHasher:
             )
             return False, None
         return await anyio.to_thread.run_sync(
-            self._hash.verify_and_update, password, password_hash, limiter=self._limiter
+            self._verify_and_update, password, password_hash, limiter=self._limiter
         )
+
+    def _verify_and_update(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """pwdlib's verify_and_update, never cheaper than a verify at the current parameters.
+
+        A hash stored with older, cheaper parameters verifies faster than the dummy an unknown
+        username is checked against, so response times would tell which usernames exist
+        until every user had logged in again (OWASP Authentication Cheat Sheet, "Authentication
+        and Error Messages": the same response, and the same time, for both). A right password
+        pays the current cost by being rehashed; a wrong one pays it here, with the dummy.
+        """
+        valid, new_hash = self._hash.verify_and_update(password, password_hash)
+        if not valid and self._hash.current_hasher.check_needs_rehash(password_hash):
+            self._hash.verify(password, self._dummy_hash)
+        return valid, new_hash

@@ -15,14 +15,8 @@ from ..responses import UNAVAILABLE, UNREADABLE_BODY, too_many_attempts
 from ..schemas import ErrorResponse
 from ..services import Services
 from .exceptions import RegistrationRefusedError
-from .schemas import RegisterRequest
+from .schemas import RegisterRequest, register_request
 from .service import Registration
-
-router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def install_registration(app: FastAPI, _: Services) -> None:
-    app.include_router(router)
 
 
 async def get_registration(services: ServicesDep) -> Registration:
@@ -41,23 +35,10 @@ async def get_registration(services: ServicesDep) -> Registration:
 RegistrationDep = Annotated[Registration, Depends(get_registration)]
 
 
-@router.post(
-    "/register",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserPublic,
-    responses={
-        409: {"model": ErrorResponse, "description": "The username is not available"},
-        429: {"model": ErrorResponse, "description": "Too many attempts; see Retry-After"},
-    }
-    | UNREADABLE_BODY
-    | UNAVAILABLE,
-)
-async def register(
-    client: ClientAddress, registration: RegistrationDep, body: RegisterRequest
+async def _register(
+    client: ClientAddress, registration: Registration, body: RegisterRequest
 ) -> User:
-    """Create an account. A refused username or password is a 422 whose `detail[0].type`
-    names the rule (`password_too_short`, `password_contains_username`, `password_too_common`,
-    `invalid_username`)."""
+    """The new user, or the HTTP error that says why there is none."""
     try:
         return await registration.register(body.username, body.password, client=client)
     except RegistrationRefusedError as exc:
@@ -68,3 +49,35 @@ async def register(
         raise too_many_attempts(exc, "Too many attempts; try again later") from None
     except users.UsernameTakenError:
         raise HTTPException(status.HTTP_409_CONFLICT, "Username is not available") from None
+
+
+def install_registration(app: FastAPI, services: Services) -> None:
+    """POST /auth/register, its body documented with this app's PASSWORD_MIN_LENGTH."""
+    body_type = register_request(services.settings.password_min_length)
+
+    async def register(
+        client: ClientAddress,
+        registration: RegistrationDep,
+        body: body_type,  # type: ignore[valid-type]
+    ) -> User:
+        """Create an account. A refused username or password is a 422 whose `detail[0].type`
+        names the rule (`password_too_short`, `password_blank`, `password_contains_username`,
+        `password_contains_service_name`, `password_too_common`, `password_repetitive`,
+        `invalid_username`)."""
+        return await _register(client, registration, body)
+
+    router = APIRouter(prefix="/auth", tags=["auth"])
+    router.add_api_route(
+        "/register",
+        register,
+        methods=["POST"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=UserPublic,
+        responses={
+            409: {"model": ErrorResponse, "description": "The username is not available"},
+            429: {"model": ErrorResponse, "description": "Too many attempts; see Retry-After"},
+        }
+        | UNREADABLE_BODY
+        | UNAVAILABLE,
+    )
+    app.include_router(router)

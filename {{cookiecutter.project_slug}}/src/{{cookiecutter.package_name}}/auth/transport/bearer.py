@@ -13,7 +13,7 @@ from ...config import Settings
 from ...security.tokens import TokenService
 from ..authenticator import Authenticator
 from ..dependencies import CurrentClaims
-from ..schemas import RefreshRequest
+from ..schemas import RefreshRequest, TokenResponse
 
 
 def build_authenticator(settings: Settings, tokens: TokenService) -> Authenticator:
@@ -28,5 +28,7 @@ async def _refresh_token(body: RefreshRequest) -> str:
 RefreshTokenIn = Annotated[str, Depends(_refresh_token)]
 # A logout names its session with its access token.
 SessionClaims = CurrentClaims
+# Login and refresh answer with the token pair.
+TokenBody = TokenResponse
 # Nothing beyond the usual answers.
 TRANSPORT_RESPONSES: dict[int | str, dict[str, Any]] = {}

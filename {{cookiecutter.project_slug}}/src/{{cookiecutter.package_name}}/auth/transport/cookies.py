@@ -1,6 +1,6 @@
 """Tokens in cookies for browsers, with CSRF protection.
 
-Login and refresh set three cookies besides returning the usual JSON:
+Login and refresh from the service's own pages (see below) set three cookies:
 
 - `__Host-access_token`: the access token; HttpOnly, so script injected into the page cannot
   read it. `__Host-` makes the browser refuse it unless Secure, Path=/ and without Domain, so
@@ -21,8 +21,17 @@ TRACE; RFC 9110 section 9.2.1) must carry `X-CSRF-Token`, equal to HMAC(key, ses
 signed double-submit pattern of the OWASP CSRF cheat sheet. Another site can make the browser
 send the cookies but cannot read the token, nor compute it for any session.
 
-A login or refresh that another site started (`Sec-Fetch-Site: cross-site`) sets no cookies,
-so a page cannot plant the attacker's session in the victim's browser (login CSRF).
+Cookies are set only for a login or refresh that the service's own pages made
+(`Sec-Fetch-Site: same-origin`, or `none` for one the user started), or whose `Origin` is in
+COOKIE_ALLOWED_ORIGINS: no other page, not even one on a sibling subdomain (`same-site`), can
+plant the attacker's session in the victim's browser (login CSRF). A request without either
+header is not from a browser that sends Fetch Metadata (every current one does, and adds
+`Origin` to every cross-origin POST): it gets no cookies, and its tokens in the JSON body as
+any API client expects. Setting cookies for it would gain nothing and would let a browser old
+enough to send neither header be logged in by another site.
+
+Tokens that went into cookies stay out of the JSON body (unless COOKIE_TOKENS_IN_BODY): a
+script injected into the page could otherwise read there what HttpOnly hides from it.
 
 Precedence: an `Authorization` header wins and the cookie is then ignored, and so is the CSRF
 check, because a browser never attaches that header on its own. Likewise a refresh token in
@@ -33,16 +42,17 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request, Response
+from pydantic import BaseModel, Field
 
 from ...config import Settings
 from ...security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from ..authenticator import Authenticator, Scope, bearer_token
 from ..dependencies import AuthenticatorDep, BearerAuth, http_error
 from ..exceptions import AuthenticationError, InvalidAccessTokenError
-from ..schemas import ErrorResponse, RefreshRequest
+from ..schemas import ErrorResponse, RefreshRequest, TokenResponse
 
 ACCESS_COOKIE = "__Host-access_token"
 REFRESH_COOKIE = "__Secure-refresh_token"
@@ -52,6 +62,20 @@ _CSRF_HEADER_NAME = CSRF_HEADER.lower().encode()  # as ASGI servers spell header
 # The refresh cookie's path: /auth/refresh and /auth/logout, and no resource route.
 REFRESH_PATH = "/auth"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Fetch Metadata values of requests the service's own pages (or the user) made.
+OWN_SITE_FETCHES = frozenset({b"same-origin", b"none"})
+
+
+class CookieTokenResponse(BaseModel):
+    """A login or refresh answer whose tokens went into HttpOnly cookies only."""
+
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type name, not a secret)
+    expires_in: int = Field(description="Seconds until the access token (cookie) expires.")
+
+
+# Login and refresh answer with the token pair, or, when the tokens were set as cookies, only
+# with their lifetime.
+TokenBody = TokenResponse | CookieTokenResponse
 
 
 class CsrfError(AuthenticationError):
@@ -90,12 +114,22 @@ def _single_header(scope: Scope, name: bytes) -> bytes | None:
 class CookieAuthenticator(Authenticator):
     """The bearer-token authenticator, plus access-token cookies with a CSRF check."""
 
-    def __init__(self, tokens: TokenService, secret: bytes, *, refresh_max_age: int) -> None:
+    def __init__(
+        self,
+        tokens: TokenService,
+        secret: bytes,
+        *,
+        refresh_max_age: int,
+        allowed_origins: frozenset[str],
+        tokens_in_body: bool,
+    ) -> None:
         super().__init__(tokens)
         # A key of its own, derived from SECRET_KEY, so a CSRF token can never double as a
         # JWT signature or the other way round.
         self._csrf_key = hmac.digest(secret, b"csrf-token-key", hashlib.sha256)
         self._refresh_max_age = refresh_max_age
+        self._allowed_origins = frozenset(origin.encode() for origin in allowed_origins)
+        self._tokens_in_body = tokens_in_body
 
     def authenticate(self, scope: Scope) -> Claims:
         token = bearer_token(scope)
@@ -152,16 +186,26 @@ class CookieAuthenticator(Authenticator):
                 raise access_error from None
             return self._refresh_cookie(scope)[1]
 
-    def tokens_issued(self, request: Request, response: Response, issued: IssuedTokens) -> None:
-        """Login and refresh: the new tokens also go into cookies, unless another site asked.
+    def may_set_cookies(self, scope: Scope) -> bool:
+        """Whether the request came from the service's own pages or an allowed origin.
 
-        A browser marks a request that another site started with `Sec-Fetch-Site: cross-site`
-        (Fetch Metadata). Such a login gets its tokens in the body only: otherwise a page could
-        post the attacker's password to /auth/login and plant the attacker's session in the
-        victim's browser (login CSRF), which no CSRF token can stop, as there is no session.
+        Anything else could be another page posting the attacker's password to /auth/login
+        to plant the attacker's session in the victim's browser (login CSRF), which no CSRF
+        token can stop, as there is no session yet. Browsers set `Sec-Fetch-Site` and `Origin`
+        themselves and let no script change them (Fetch Metadata; OWASP CSRF cheat sheet).
+        A header sent twice counts as not sent.
         """
-        if request.headers.get("sec-fetch-site") == "cross-site":
-            return
+        if _single_header(scope, b"sec-fetch-site") in OWN_SITE_FETCHES:
+            return True
+        return _single_header(scope, b"origin") in self._allowed_origins
+
+    def tokens_issued(
+        self, request: Request, response: Response, issued: IssuedTokens
+    ) -> TokenResponse | CookieTokenResponse:
+        """Login and refresh: the new tokens go into cookies for the service's own pages,
+        and then stay out of the body; every other caller gets them in the body only."""
+        if not self.may_set_cookies(request.scope):
+            return super().tokens_issued(request, response, issued)
         root_path = request.scope.get("root_path", "")
         csrf_token = self.csrf_token(issued.session_id)
         response.headers[CSRF_HEADER] = csrf_token
@@ -169,6 +213,9 @@ class CookieAuthenticator(Authenticator):
         _set_cookie(response, ACCESS_COOKIE, issued.access_token, "/", issued.expires_in)
         _set_cookie(response, REFRESH_COOKIE, issued.refresh_token, refresh_path, max_age)
         _set_cookie(response, CSRF_COOKIE, csrf_token, "/", max_age, httponly=False)
+        if self._tokens_in_body:
+            return super().tokens_issued(request, response, issued)
+        return CookieTokenResponse(expires_in=issued.expires_in)
 
     def session_ended(self, request: Request, response: Response) -> None:
         """Logout: expire the three cookies; a browser matches each by name and path."""
@@ -199,6 +246,8 @@ def build_authenticator(settings: Settings, tokens: TokenService) -> CookieAuthe
         tokens,
         settings.secret_key.get_secret_value().encode(),
         refresh_max_age=settings.refresh_idle_seconds,
+        allowed_origins=settings.cookie_allowed_origins,
+        tokens_in_body=settings.cookie_tokens_in_body,
     )
 
 
