@@ -7,9 +7,15 @@ session of the case that called them, so a shared token would turn every later c
 """
 
 import os
+import re
 
 import httpx
 import schemathesis
+
+# Request fields whose values are secrets: no answer may repeat them.
+SECRET_FIELD = re.compile(r"password|token|secret", re.IGNORECASE)
+# Shorter values could turn up in an answer by chance (a status, a number).
+MIN_SECRET_LENGTH = 8
 
 
 @schemathesis.auth(refresh_interval=None)
@@ -31,3 +37,30 @@ class FreshLogin:
 
     def set(self, case: schemathesis.Case, data: str, context: schemathesis.AuthContext) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@schemathesis.check
+def no_secret_echoed(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
+    """No answer repeats a password, token or secret the request sent: an answer ends up in
+    logs and APM tools that record bodies (422s once echoed a 1,027-character password)."""
+    fields: dict[str, object] = {}
+    for part in (case.body, case.query):
+        if isinstance(part, dict):
+            fields |= {str(name): value for name, value in part.items()}
+    others = {str(value) for name, value in fields.items() if not SECRET_FIELD.search(name)}
+    sent = [
+        value
+        for name, value in fields.items()
+        if SECRET_FIELD.search(name)
+        and isinstance(value, str)
+        and len(value) >= MIN_SECRET_LENGTH
+        and value not in others
+    ]
+    authorization = (case.headers or {}).get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        sent.append(authorization.removeprefix("Bearer "))
+    echoed = [value for value in sent if value in response.text]
+    if echoed:
+        raise AssertionError(f"the answer repeats {len(echoed)} secret value(s) of the request")

@@ -6,7 +6,8 @@ HTTP method), each with a valid access token from a fresh login (schemathesis_ho
 Forged and missing access tokens are the rendered project's attack tests' subject.
 
 Checks: no server error; each status code and content type is one the document lists for
-that operation; each body matches the schema documented for its status. An undocumented
+that operation; each body matches the schema documented for its status; no answer repeats a
+password or token the request sent. An undocumented
 400/401/403/413/422/429/503, or a body that drifts from its model, fails.
 """
 
@@ -30,6 +31,8 @@ CHECKS = (
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    # Ours (schemathesis_hooks.py): no answer repeats a password or token the request sent.
+    "no_secret_echoed",
 )
 # Per operation; a bake has seven or eight, and the coverage phase adds its own cases.
 # FUZZ_MAX_EXAMPLES raises it for a longer local run.
