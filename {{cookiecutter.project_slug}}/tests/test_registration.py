@@ -15,6 +15,14 @@ from {{ cookiecutter.package_name }}.users import repository as users
 from {{ cookiecutter.package_name }}.users.password_policy import common_passwords
 
 from conftest import KNOWN_SECRETS, add_user, bearer, client_for, login, make_settings
+from hostile_input import (
+    IMPOSSIBLE_USERNAMES,
+    SECRET,
+    Send,
+    assert_refused_silently,
+    json_request,
+    raw_request,
+)
 
 MAX_FAILURES = 3
 MAX_PER_ADDRESS = 6
@@ -264,3 +272,55 @@ async def test_registrations_are_audited_without_the_username(
         ("registration_refused", None, "password_too_common"),
     ]
     assert not [r for r in audit if "example.com" in repr(vars(r))]
+
+
+# What /auth/register refuses must not come back in the 422 (validation_errors.py).
+SECRET_REQUESTS = {
+    "register-password-too-long": json_request(
+        "/auth/register", {"username": "carol", "password": SECRET[:1027]}
+    ),
+    "register-password-mistyped": json_request(
+        "/auth/register", {"username": "carol", "password": {"value": SECRET[:64]}}
+    ),
+    "register-username-too-long": json_request(
+        "/auth/register", {"username": SECRET[:300], "password": "plum-orbit-kettle-42"}
+    ),
+}
+LONE_SURROGATE_REQUESTS = {
+    "register-username": raw_request(
+        "/auth/register", b'{"username": "ab\\ud800cd", "password": "plum-orbit-kettle-42"}'
+    ),
+    "register-password": raw_request(
+        "/auth/register", b'{"username": "carol", "password": "plum-orbit\\udfff-kettle-42"}'
+    ),
+    # An unknown field is named in `loc`: its name is the client's, surrogate and all.
+    "register-unknown-field": raw_request(
+        "/auth/register",
+        b'{"username": "carol", "password": "plum-orbit-kettle-42", "x\\ud800": 1}',
+    ),
+}
+
+
+@pytest.mark.parametrize("send", SECRET_REQUESTS.values(), ids=SECRET_REQUESTS.keys())
+async def test_a_refused_secret_is_never_echoed(client: httpx.AsyncClient, send: Send) -> None:
+    assert_refused_silently(await send(client, ""))
+
+
+@pytest.mark.parametrize(
+    "send", LONE_SURROGATE_REQUESTS.values(), ids=LONE_SURROGATE_REQUESTS.keys()
+)
+async def test_a_lone_surrogate_is_a_422_not_a_500(client: httpx.AsyncClient, send: Send) -> None:
+    response = await send(client, "")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+@pytest.mark.parametrize("username", IMPOSSIBLE_USERNAMES.values(), ids=IMPOSSIBLE_USERNAMES.keys())
+async def test_registering_an_impossible_username_is_a_422(
+    client: httpx.AsyncClient, username: str
+) -> None:
+    response = await client.post(
+        "/auth/register", json={"username": username, "password": "plum-orbit-kettle-42"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "invalid_username"
