@@ -56,9 +56,12 @@ def demo(port: int) -> None:
     password_file = DEMO_DIR / "admin-password.txt"
     if not password_file.exists():
         password = secrets.token_urlsafe(12)
-        print("+ python -m my_service create-user admin --password-stdin", flush=True)
+        print("+ python -m my_service create-user admin --role admin --password-stdin", flush=True)
         subprocess.run(
-            [str(part) for part in (*cli, "create-user", "admin", "--password-stdin")],
+            [
+                str(part)
+                for part in (*cli, "create-user", "admin", "--role", "admin", "--password-stdin")
+            ],
             cwd=project,
             input=password + "\n",
             text=True,

@@ -174,4 +174,4 @@ def test_readme_example_shows_the_chosen_token_lifetime_in_seconds(tmp_path: Pat
     result = bakery.bake_with_cli(tmp_path, "access_token_minutes=7")
     assert result.returncode == 0, result.stderr
     readme = (tmp_path / bakery.OUTPUT_DIR_NAME / "my-service" / "README.md").read_text("utf-8")
-    assert '"expires_in": 420}' in readme
+    assert '"expires_in": 420, ' in readme

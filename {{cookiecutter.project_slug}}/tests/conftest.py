@@ -39,6 +39,7 @@ from {{ cookiecutter.package_name }}.security import key_files
 from {{ cookiecutter.package_name }}.security.keys import Key, hmac_key, load_private_key
 from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens, TokenService
 from {{ cookiecutter.package_name }}.users import repository as users
+from {{ cookiecutter.package_name }}.users.roles import Role
 
 # The database's and the token store's fixtures, for the ones this project was generated with.
 pytest_plugins = ["database_{{ cookiecutter.database }}", "store_{{ cookiecutter.token_store }}"]
@@ -189,12 +190,14 @@ async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
         yield application, http
 
 
-async def add_user(app: FastAPI, username: str, password: str = PASSWORD) -> str:
+async def add_user(
+    app: FastAPI, username: str, password: str = PASSWORD, role: Role = Role.USER
+) -> str:
     """Create a user straight in the database; returns its id."""
     KNOWN_SECRETS.add(password)
     password_hash = await services_of(app).passwords.hash_async(password)
     async with services_of(app).sessionmaker() as db:
-        user = await users.create(db, username, password_hash)
+        user = await users.create(db, username, password_hash, role)
     return str(user.id)
 
 
@@ -204,10 +207,14 @@ async def user_id(app: FastAPI) -> str:
 
 
 async def login(
-    client: httpx.AsyncClient, username: str = "alice@example.com", password: str = PASSWORD
+    client: httpx.AsyncClient,
+    username: str = "alice@example.com",
+    password: str = PASSWORD,
+    **form: str,
 ) -> httpx.Response:
+    """The password grant; `form` adds parameters (`scope`)."""
     KNOWN_SECRETS.add(password)
-    form = {"grant_type": "password", "username": username, "password": password}
+    form |= {"grant_type": "password", "username": username, "password": password}
     return await client.post("/auth/login", data=form)
 
 
@@ -272,6 +279,8 @@ def access_claims(user_id: str, **changes: object) -> dict[str, object]:
         "type": "access",
         "iat": now,
         "exp": now + 300,
+        "auth_time": now,
+        "scope": "profile",
     }
     claims.update(changes)
     return {name: value for name, value in claims.items() if value is not None}

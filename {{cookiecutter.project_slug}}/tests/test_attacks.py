@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
@@ -229,7 +230,7 @@ def _claim_tricks() -> list[Attack]:
     }
     cases |= {
         f"missing-{claim}": {claim: None}
-        for claim in ("exp", "iat", "sub", "jti", "sid", "type", "iss", "aud")
+        for claim in ("exp", "iat", "sub", "jti", "sid", "type", "iss", "aud", "auth_time")
     }
     return [
         Attack(
@@ -240,6 +241,63 @@ def _claim_tricks() -> list[Attack]:
             ),
         )
         for name, changes in cases.items()
+    ]
+
+
+def _scope_tricks() -> list[Attack]:
+    """Scope tricks (RFC 9068 2.2.3, RFC 6749 3.3), against a route that needs the `profile`
+    scope: a scope another verifier would read differently, a login time that is not one,
+    and scopes widened under a key or signature that is not ours."""
+    now = int(time.time())
+    source = "RFC 9068 2.2.3; RFC 6749 3.3; RFC 8725 3.9"
+    cases: dict[str, dict[str, object]] = {
+        "scope-as-list": {"scope": ["profile", "admin"]},
+        "scope-as-object": {"scope": {"profile": True, "admin": True}},
+        "scope-as-number": {"scope": 1},
+        "scope-empty": {"scope": ""},
+        "scope-with-a-quote": {"scope": 'profile" admin'},
+        "scope-double-space": {"scope": "profile  admin"},
+        "scope-newline": {"scope": "profile\nadmin"},
+        "auth_time-after-iat": {"auth_time": now + 60},
+        "auth_time-as-string": {"auth_time": str(now)},
+        "auth_time-as-bool": {"auth_time": True},
+    }
+    widened = {"scope": "admin profile"}
+    return [
+        *(
+            Attack(
+                name,
+                source,
+                lambda t, changes=changes: _bearer_get(
+                    _signed_by_us(t, _our_header(t), t.claims(**changes)), "/users/me"
+                ),
+            )
+            for name, changes in cases.items()
+        ),
+        Attack(
+            "scope-widened-by-an-attackers-key",
+            source + "; jwt_tool -X s",
+            lambda t: _bearer_get(
+                sign(t.app, t.claims(**widened), key=foreign_key(ALGORITHM)), "/users/me"
+            ),
+        ),
+        Attack(
+            "scope-widened-under-the-genuine-signature",
+            source + "; jwt_tool tamper (-T)",
+            lambda t: _bearer_get(
+                ".".join(
+                    (
+                        t.access_token.split(".")[0],
+                        _segment(
+                            jwt.decode(t.access_token, options={"verify_signature": False})
+                            | widened
+                        ),
+                        t.access_token.split(".")[2],
+                    )
+                ),
+                "/users/me",
+            ),
+        ),
     ]
 
 
@@ -570,6 +628,8 @@ CATALOG: list[Attack] = [
             ("nul-bytes", "\x00.\x00.\x00"),
         )
     ),
+    # Scope tricks.
+    *_scope_tricks(),
     # Resource abuse.
     Attack(
         "oversized-token",

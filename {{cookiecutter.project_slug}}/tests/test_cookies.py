@@ -75,7 +75,7 @@ async def test_login_sets_three_locked_down_cookies(app: FastAPI, user_id: str) 
         CSRF: sorted([f"max-age={idle}", "path=/", "samesite=strict", "secure"]),
     }
     # Script on the page cannot read the HttpOnly cookies: nor can it read the body's tokens.
-    assert response.json() == {"token_type": "bearer", "expires_in": minutes}
+    assert response.json() == {"token_type": "bearer", "expires_in": minutes, "scope": "profile"}
     assert response.headers["x-csrf-token"] == response.cookies[CSRF]
 
 
@@ -95,7 +95,13 @@ async def post_login(app: FastAPI, headers: list[tuple[str, str]]) -> httpx.Resp
 def assert_tokens_in_body_only(response: httpx.Response) -> None:
     assert "set-cookie" not in response.headers
     assert "x-csrf-token" not in response.headers
-    assert set(response.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(response.json()) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "scope",
+    }
 
 
 @pytest.mark.parametrize(
@@ -179,7 +185,8 @@ async def test_the_openapi_schema_describes_both_answers(client: httpx.AsyncClie
             "#/components/schemas/TokenResponse",
             "#/components/schemas/CookieTokenResponse",
         }
-    assert set(schemas["CookieTokenResponse"]["properties"]) == {"token_type", "expires_in"}
+    cookie_answer = schemas["CookieTokenResponse"]["properties"]
+    assert set(cookie_answer) == {"token_type", "expires_in", "scope"}
     assert "access_token" in schemas["TokenResponse"]["required"]
 
 
@@ -294,7 +301,7 @@ async def test_refresh_by_cookie_needs_the_csrf_header(browser: httpx.AsyncClien
     assert refused.status_code == 403
     response = await browser.post("/auth/refresh", headers=csrf(browser))
     assert response.status_code == 200
-    assert set(response.json()) == {"token_type", "expires_in"}
+    assert set(response.json()) == {"token_type", "expires_in", "scope"}
     assert browser.cookies[ACCESS] != before[ACCESS]
     assert browser.cookies[REFRESH] != before[REFRESH]
     # Same session, same CSRF token: the page need not learn a new one.

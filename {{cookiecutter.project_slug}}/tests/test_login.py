@@ -25,7 +25,8 @@ async def test_login_returns_a_token_pair(client: httpx.AsyncClient, user_id: st
     response = await login(client)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "scope"}
+    assert body["scope"] == "profile"
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == {{ cookiecutter.access_token_minutes }} * 60
     assert response.headers["cache-control"] == "no-store"

@@ -32,7 +32,7 @@ async def test_the_refresh_grant_rotates_like_auth_refresh(
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     fresh = response.json()
-    assert set(fresh) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(fresh) == {"access_token", "refresh_token", "token_type", "expires_in", "scope"}
     assert fresh["refresh_token"] != tokens["refresh_token"]
     old, new = (
         jwt.decode(token, options={"verify_signature": False})
@@ -130,12 +130,12 @@ async def test_a_logged_out_session_cannot_be_refreshed_by_grant(
                 "scope": "admin",
             },
             "invalid_scope",
-            "This server issues no scopes",
+            "The requested scope exceeds what may be granted",
         ),
         (
             {"grant_type": "refresh_token", "refresh_token": "x", "scope": "read"},
             "invalid_scope",
-            "This server issues no scopes",
+            "Unknown scope requested",
         ),
     ],
     ids=[
@@ -146,8 +146,8 @@ async def test_a_logged_out_session_cannot_be_refreshed_by_grant(
         "client-credentials",
         "authorization-code",
         "grant-type-is-case-sensitive",
-        "password-with-scope",
-        "refresh-with-scope",
+        "password-with-a-scope-the-role-lacks",
+        "refresh-with-an-unknown-scope",
     ],
 )
 async def test_refused_token_requests(

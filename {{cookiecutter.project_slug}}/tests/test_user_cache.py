@@ -29,7 +29,7 @@ class FakeClock:
 
 
 def snapshot(name: str = "alice") -> UserSnapshot:
-    return UserSnapshot(uuid.uuid4(), name, True, datetime.now(UTC))
+    return UserSnapshot(uuid.uuid4(), name, True, "user", datetime.now(UTC))
 
 
 async def deactivate_all(app: FastAPI) -> None:
@@ -126,7 +126,7 @@ async def test_a_failed_load_reaches_every_waiter_and_is_not_cached() -> None:
 
 async def test_inactive_or_missing_users_are_not_cached() -> None:
     cache = UserCache(ttl=5)
-    inactive = UserSnapshot(uuid.uuid4(), "bob", False, datetime.now(UTC))
+    inactive = UserSnapshot(uuid.uuid4(), "bob", False, "user", datetime.now(UTC))
 
     async def load_inactive() -> UserSnapshot:
         return inactive

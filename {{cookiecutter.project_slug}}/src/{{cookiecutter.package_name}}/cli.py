@@ -27,6 +27,7 @@ from .security.keys import load_private_key
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
 from .users.password_policy import PasswordPolicy, PasswordRejectedError
+from .users.roles import Role
 
 app = typer.Typer(
     help="Manage the service: database, users, server, keys.",
@@ -129,7 +130,7 @@ def _read_password(
     return password
 
 
-async def _create_user(settings: Settings, username: str, password: str) -> str:
+async def _create_user(settings: Settings, username: str, password: str, role: Role) -> str:
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -139,7 +140,7 @@ async def _create_user(settings: Settings, username: str, password: str) -> str:
     try:
         await check_schema(engine)
         async with create_sessionmaker(engine)() as db:
-            user = await users.create(db, username, await hasher.hash_async(password))
+            user = await users.create(db, username, await hasher.hash_async(password), role)
             return str(user.id)
     finally:
         await engine.dispose()
@@ -150,6 +151,7 @@ def create_user(
     username: Annotated[str, typer.Argument(help="Login name; an email address works.")],
     password_stdin: PasswordStdin = False,
     allow_weak_password: AllowWeakPassword = False,
+    role: Annotated[Role, typer.Option(help="What the user may do (users/roles.py).")] = Role.USER,
 ) -> None:
     """Create a user (the password is prompted for twice, hidden, unless --password-stdin)."""
     settings = _settings()
@@ -161,10 +163,10 @@ def create_user(
         settings, username, password_stdin=password_stdin, allow_weak=allow_weak_password
     )
     try:
-        user_id = asyncio.run(_create_user(settings, username, password))
+        user_id = asyncio.run(_create_user(settings, username, password, role))
     except users.UsernameTakenError:
         _fail(f"a user named {username!r} already exists")
-    typer.echo(f"Created user {username!r} ({user_id}).")
+    typer.echo(f"Created user {username!r} ({user_id}), role {role}.")
 
 
 def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awaitable[T]]) -> T:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     # straight in the database, behind the app's back, shows. Changes made through the app
     # (deactivate, set password) revoke the sessions, which is refused at once.
     user_cache_seconds: float = Field(default=5, ge=0, le=60)
+    # Changing the password, ending a session and administration need a login this recent.
+    fresh_auth_minutes: int = Field(default=10, ge=1, le=1440)
 {%- if cookiecutter.token_store == "redis" %}
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
@@ -292,6 +294,10 @@ class Settings(BaseSettings):
         """JWT_ISSUER when it is a URL (the public base URL), else None: the discovery
         document then takes its URLs from the request."""
         return self.jwt_issuer if "://" in self.jwt_issuer else None
+
+    @property
+    def fresh_auth_seconds(self) -> int:
+        return self.fresh_auth_minutes * 60
 
     @property
     def access_token_seconds(self) -> int:

@@ -72,6 +72,7 @@ class Authenticator:
             access_token=issued.access_token,
             refresh_token=issued.refresh_token,
             expires_in=issued.expires_in,
+            scope=issued.scope,
         )
 
     def session_ended(self, request: Request, response: Response) -> None:

@@ -1,4 +1,5 @@
-"""Route dependencies: the app's services, and who is calling (`CurrentClaims`, `CurrentUser`).
+"""Route dependencies: the app's services, who is calling (`CurrentClaims`, `CurrentUser`) and
+what they may do (scopes, `Security(bearer_auth, scopes=[...])`, and a recent login).
 
 Routes read like prose: `async def read_me(user: CurrentUser)`, `async def login(auth:
 AuthServiceDep, ...)`. Each alias is an `Annotated[..., Depends(...)]`, so type checkers and
@@ -6,10 +7,11 @@ go-to-definition see what a route gets, and a test can replace any service:
 `app.dependency_overrides[get_auth_service] = lambda: fake`.
 """
 
+import time
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..config import Settings
@@ -17,10 +19,11 @@ from ..security.keys import KeySet
 from ..security.tokens import Claims
 from ..users import repository as users
 from ..users.cache import UserCache
+from ..users.roles import SCOPES
 from ..users.snapshot import UserSnapshot
 from .accounts import AccountService
 from .authenticator import CLAIMS_STATE_KEY, Authenticator
-from .exceptions import AuthenticationError, InvalidAccessTokenError
+from .exceptions import AuthenticationError, InvalidAccessTokenError, LoginTooOldError
 from .service import AuthService
 from .services import Services
 
@@ -94,27 +97,69 @@ def verify_request(request: Request, authenticator: Authenticator) -> Claims:
         raise http_error(exc) from None
 
 
-class BearerAuth(OAuth2PasswordBearer):
-    """OAuth2 password-flow security scheme: documents the login URL for Swagger UI's
-    *Authorize* button, and authenticates with our own strict rules."""
+def insufficient_scope(required: SecurityScopes) -> HTTPException:
+    """403 naming the scopes the route needs (RFC 6750 section 3.1): the token is fine, but
+    does not grant enough; a token with them, not the same one again, would succeed."""
+    challenge = f'Bearer error="insufficient_scope", scope="{required.scope_str}"'
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, "Not enough permissions", {"WWW-Authenticate": challenge}
+    )
 
-    async def __call__(self, request: Request) -> Claims:  # type: ignore[override]
+
+class BearerAuth(OAuth2PasswordBearer):
+    """OAuth2 password-flow security scheme: documents the login URL and the scopes for
+    Swagger UI's *Authorize* button, and authenticates with our own strict rules.
+
+    A route asks for scopes with `Security(bearer_auth, scopes=[...])`, or `Security(dep,
+    scopes=...)` on any dependency that depends on this one: FastAPI hands every scope
+    declared above this scheme to `security_scopes`, and shows them in the OpenAPI document.
+    """
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> Claims:
         # The hot path of every protected route: the authenticator is read straight from the
         # app's services instead of through two more dependencies, which cost as much as the
         # rest of the request. Tests replace what it verifies with through the settings.
         services: Services = request.app.state.services
-        return verify_request(request, services.authenticator)
+        claims = verify_request(request, services.authenticator)
+        # A set lookup on the verified token: no database round trip.
+        for scope in security_scopes.scopes:
+            if scope not in claims.scopes:
+                raise insufficient_scope(security_scopes)
+        return claims
 
 
-bearer_auth = BearerAuth(tokenUrl="/auth/login")
+bearer_auth = BearerAuth(tokenUrl="/auth/login", scopes=SCOPES)
 
 CurrentClaims = Annotated[Claims, Depends(bearer_auth)]
 
 
+async def recent_login(claims: CurrentClaims, settings: SettingsDep) -> Claims:
+    """The caller's claims, if their session logged in within FRESH_AUTH_MINUTES.
+
+    For what a stolen access token must not be enough for: changing the password, ending
+    sessions, administration. Otherwise 401 with RFC 9470's
+    `insufficient_user_authentication` and the `max_age` a new login must meet, so a client
+    knows to ask for the password again rather than to refresh.
+    """
+    if time.time() - claims.auth_time > settings.fresh_auth_seconds:
+        raise http_error(LoginTooOldError(settings.fresh_auth_seconds))
+    return claims
+
+
+RecentClaims = Annotated[Claims, Depends(recent_login)]
+# Administration (the `admin` scope) always needs a recent login as well.
+AdminClaims = Annotated[Claims, Security(recent_login, scopes=["admin"])]
+
+
 async def get_current_user(
-    claims: CurrentClaims, cache: UserCacheDep, sessionmaker: SessionmakerDep
+    claims: Annotated[Claims, Security(bearer_auth, scopes=["profile"])],
+    cache: UserCacheDep,
+    sessionmaker: SessionmakerDep,
 ) -> UserSnapshot:
-    """The caller's user; 401 if it was deleted or deactivated since the token was issued.
+    """The caller's user, for a token with the `profile` scope; 401 if the user was deleted
+    or deactivated since the token was issued.
 
     Served from the per-process UserCache when it can be (users/cache.py says why that is
     safe); only a miss opens a database session, one for all the requests that miss at once.

@@ -20,8 +20,26 @@ class InvalidAccessTokenError(AuthenticationError):
     headers: Mapping[str, str] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+class LoginTooOldError(AuthenticationError):
+    """The token is valid, but its session logged in too long ago for this operation
+    (RFC 9470 section 3: step-up authentication)."""
+
+    detail = "A more recent login is required"
+
+    def __init__(self, max_age_seconds: int) -> None:
+        super().__init__(self.detail)
+        self.headers = {
+            "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", '
+            f'error_description="A more recent login is required", max_age={max_age_seconds}'
+        }
+
+
 class InvalidLoginError(Exception):
     """Wrong username or password; deliberately does not say which."""
+
+
+class InvalidScopeError(Exception):
+    """The scopes asked for are more than the login or refresh token may be granted."""
 
 
 class InvalidRefreshTokenError(Exception):

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.tokens import MAX_TOKEN_LENGTH, IssuedTokens
 from ..users.models import MAX_USERNAME_LENGTH
-from .exceptions import InvalidLoginError, InvalidRefreshTokenError
+from ..users.roles import SCOPES
+from .exceptions import InvalidLoginError, InvalidRefreshTokenError, InvalidScopeError
 from .schemas import OAuth2Error, TokenRequest
 from .service import AuthService
 
@@ -48,6 +49,8 @@ class PasswordGrant:
 
     username: str
     password: str
+    # The scopes asked for, or None to be granted all the user's role allows.
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class RefreshGrant:
     """Refreshing an access token (RFC 6749 section 6)."""
 
     refresh_token: str
+    # A subset of the login's scopes, or None to keep all of them.
+    scopes: frozenset[str] | None = None
 
 
 Grant = PasswordGrant | RefreshGrant
@@ -85,33 +90,54 @@ def read_grant(form: TokenRequest, repeated: Collection[str]) -> Grant:
         raise OAuth2RequestError("invalid_request", "Repeated parameter: " + ", ".join(repeated))
     if form.grant_type is None:
         raise OAuth2RequestError("invalid_request", "Missing parameter: grant_type")
-    # No scopes are issued: a client asking for one must learn it did not get it (section
-    # 3.3), and a refresh may not widen the original grant (section 6). Swagger UI sends an
-    # empty scope, which is no request at all.
-    if form.scope is not None and form.scope.strip():
-        raise OAuth2RequestError("invalid_scope", "This server issues no scopes")
+    scopes = requested_scopes(form.scope)
     if form.grant_type == "password":
         return PasswordGrant(
             _required(form.username, "username", MAX_USERNAME_LENGTH),
             _required(form.password, "password", MAX_PASSWORD_LENGTH),
+            scopes,
         )
     if form.grant_type == "refresh_token":
-        return RefreshGrant(_required(form.refresh_token, "refresh_token", MAX_TOKEN_LENGTH))
+        return RefreshGrant(
+            _required(form.refresh_token, "refresh_token", MAX_TOKEN_LENGTH), scopes
+        )
     raise OAuth2RequestError("unsupported_grant_type", "Supported: password, refresh_token")
+
+
+def requested_scopes(scope: str | None) -> frozenset[str] | None:
+    """The scopes a `scope` parameter asks for (space-separated, section 3.3), or None when it
+    asks for none: Swagger UI sends an empty one. A scope this server does not know is
+    `invalid_scope`; the answer does not repeat it."""
+    if scope is None or not scope.strip():
+        return None
+    scopes = frozenset(scope.split())
+    if not scopes <= SCOPES.keys():
+        raise OAuth2RequestError("invalid_scope", "Unknown scope requested")
+    return scopes
 
 
 async def exchange(grant: Grant, auth: AuthService, *, client: str | None) -> IssuedTokens:
     """Tokens for a grant, through the same AuthService calls as /auth/refresh.
 
     A wrong password (or unknown user) and a bad, spent or expired refresh token are all
-    `invalid_grant` (section 5.2). ThrottledError passes through: the route answers 429.
+    `invalid_grant` (section 5.2); scopes the user or the refresh token may not have are
+    `invalid_scope`. ThrottledError passes through: the route answers 429.
     """
-    if isinstance(grant, PasswordGrant):
-        try:
-            return await auth.login(grant.username, grant.password, client=client)
-        except InvalidLoginError:
-            raise OAuth2RequestError("invalid_grant", "Incorrect username or password") from None
     try:
-        return await auth.refresh(grant.refresh_token, client=client)
-    except InvalidRefreshTokenError:
-        raise OAuth2RequestError("invalid_grant", "Invalid or expired refresh token") from None
+        if isinstance(grant, PasswordGrant):
+            try:
+                return await auth.login(
+                    grant.username, grant.password, client=client, scopes=grant.scopes
+                )
+            except InvalidLoginError:
+                raise OAuth2RequestError(
+                    "invalid_grant", "Incorrect username or password"
+                ) from None
+        try:
+            return await auth.refresh(grant.refresh_token, client=client, scopes=grant.scopes)
+        except InvalidRefreshTokenError:
+            raise OAuth2RequestError("invalid_grant", "Invalid or expired refresh token") from None
+    except InvalidScopeError:
+        raise OAuth2RequestError(
+            "invalid_scope", "The requested scope exceeds what may be granted"
+        ) from None

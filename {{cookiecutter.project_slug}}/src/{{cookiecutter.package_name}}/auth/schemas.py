@@ -12,6 +12,7 @@ class TokenResponse(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type name, not a secret)
     expires_in: int = Field(description="Seconds until the access token expires.")
+    scope: str = Field(description="The granted scopes, space-separated (RFC 6749 5.1).")
 
 
 class RefreshRequest(BaseModel):
@@ -36,7 +37,10 @@ class TokenRequest(BaseModel):
     username: str | None = Field(default=None, description="For the password grant.")
     password: str | None = Field(default=None, description="For the password grant.")
     refresh_token: str | None = Field(default=None, description="For the refresh grant.")
-    scope: str | None = Field(default=None, description="Must be empty: no scopes are issued.")
+    scope: str | None = Field(
+        default=None,
+        description="Space-separated scopes to ask for; by default all the user's role allows.",
+    )
 
 
 class OAuth2Error(BaseModel):

@@ -15,8 +15,9 @@ from ..security.throttle import LoginThrottle, ThrottledError
 from ..security.tokens import Claims, InvalidTokenError, IssuedTokens, TokenService
 from ..users import repository as users
 from ..users.models import User
+from ..users.roles import scopes_of
 from . import claims as token_claims
-from .exceptions import InvalidLoginError, InvalidRefreshTokenError
+from .exceptions import InvalidLoginError, InvalidRefreshTokenError, InvalidScopeError
 from .stores.interface import NewSession, RotateOutcome, TokenStore
 
 
@@ -35,10 +36,20 @@ class AuthService:
         self._store = store
         self._throttle = throttle
 
-    async def login(self, username: str, password: str, *, client: str | None) -> IssuedTokens:
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        client: str | None,
+        scopes: frozenset[str] | None = None,
+    ) -> IssuedTokens:
         """Check the password and start a new session; `client` is the caller's address.
 
-        ThrottledError when a limit is reached, InvalidLoginError for any other refusal.
+        The tokens grant the `scopes` asked for that the user's role allows, or all of those
+        when none are asked for. ThrottledError when a limit is reached, InvalidScopeError
+        when the role allows none of the scopes asked for, InvalidLoginError for any other
+        refusal.
         """
         key = users.username_key(username)
         # The attempt takes its slots before the password is checked, and keeps them unless
@@ -62,7 +73,11 @@ class AuthService:
                 reason = "inactive" if valid else "bad_password"
                 audit("login_failed", user_id=str(user.id), client=client, reason=reason)
             raise InvalidLoginError
-        issued = await self._start_session(user, client)
+        granted = _grant(scopes_of(user.role), scopes)
+        if not granted and scopes is not None:
+            audit("login_failed", user_id=str(user.id), client=client, reason="scope")
+            raise InvalidScopeError
+        issued = await self._start_session(user, client, granted)
         if new_hash is not None:
             async with self._sessionmaker() as db:
                 await users.replace_password_hash(
@@ -73,7 +88,9 @@ class AuthService:
         audit("login_succeeded", user_id=str(user.id), session_id=issued.session_id, client=client)
         return issued
 
-    async def _start_session(self, user: User, client: str | None) -> IssuedTokens:
+    async def _start_session(
+        self, user: User, client: str | None, scopes: frozenset[str]
+    ) -> IssuedTokens:
         """Issue the first token pair of a new session for `user`, whose password was checked.
 
         The store starts the session only if the password or account state it was checked
@@ -82,7 +99,7 @@ class AuthService:
         """
         auth_time = int(time.time())
         issued = self._tokens.issue(
-            str(user.id), uuid.uuid4().hex, auth_time, token_claims.custom_claims(user)
+            str(user.id), uuid.uuid4().hex, auth_time, scopes, token_claims.custom_claims(user)
         )
         session = NewSession(
             user_id=str(user.id),
@@ -96,12 +113,24 @@ class AuthService:
             raise InvalidLoginError
         return issued
 
-    async def refresh(self, refresh_token: str, *, client: str | None) -> IssuedTokens:
-        """Trade a refresh token for a new pair; the old refresh token is spent."""
+    async def refresh(
+        self,
+        refresh_token: str,
+        *,
+        client: str | None,
+        scopes: frozenset[str] | None = None,
+    ) -> IssuedTokens:
+        """Trade a refresh token for a new pair; the old refresh token is spent.
+
+        The new tokens grant the login's scopes, or the `scopes` asked for, which must be
+        among them (InvalidScopeError otherwise, and the refresh token is not spent).
+        """
         try:
             claims = self._tokens.verify_refresh(refresh_token)
         except InvalidTokenError:
             raise InvalidRefreshTokenError from None
+        if scopes is not None and not scopes <= claims.scopes:
+            raise InvalidScopeError
         # Read before the rotation writes: if the database fails here, the token is not spent
         # and the client can retry, instead of its retry looking like a stolen token's reuse.
         async with self._sessionmaker() as db:
@@ -109,8 +138,15 @@ class AuthService:
         if user is None or not user.is_active:
             await self._store.revoke_session(claims.session_id, claims.user_id)
             raise InvalidRefreshTokenError
+        # A role change ends the user's sessions, so the role here is the login's; the
+        # intersection only keeps a token from ever holding more than the role allows.
+        granted = _grant(scopes_of(user.role), scopes or claims.scopes)
         issued = self._tokens.issue(
-            claims.user_id, claims.session_id, claims.auth_time, token_claims.custom_claims(user)
+            claims.user_id,
+            claims.session_id,
+            claims.auth_time,
+            granted,
+            token_claims.custom_claims(user),
         )
         outcome = await self._store.rotate(
             claims.session_id, claims.token_id, issued.refresh_token_id
@@ -168,3 +204,9 @@ class AuthService:
         await self._store.revoke_session(claims.session_id, claims.user_id)
         audit("token_revoked", user_id=claims.user_id, session_id=claims.session_id, client=client)
         return True
+
+
+def _grant(allowed: frozenset[str], requested: frozenset[str] | None) -> frozenset[str]:
+    """The scopes to issue: those requested that are allowed, or all allowed ones when the
+    client asked for none (RFC 6749 section 3.3 lets a server issue fewer than asked)."""
+    return allowed if requested is None else allowed & requested

@@ -7,7 +7,7 @@ they cannot disagree about what a valid token is.
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -26,9 +26,11 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Header members that would let a token pick its own key or demand extensions we do not
 # implement (RFC 7515 section 4.1.11, OWASP JWT cheat sheet). We never issue them.
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
-_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud"]
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud", "auth_time"]
 # Claims the JWT core writes and checks itself; everything else a token carries is `extra`.
-_OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "auth_time", "nbf"])
+_OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "scope", "nbf"])
+# RFC 6749 section 3.3: scope tokens of printable ASCII but `"` and `\`, one space apart.
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 _VERIFIED_CACHE_SIZE = 10_000
 
 
@@ -45,15 +47,20 @@ class Claims:
     token_id: str
     issued_at: int
     expires_at: int
+    # When the session logged in (OpenID Connect's `auth_time`): it fixes the session's
+    # absolute end, and tells routes how recent the login behind a token is.
+    auth_time: int
+    # The OAuth2 scopes the token grants (its `scope` claim, RFC 9068 section 2.2.3).
+    scopes: frozenset[str] = frozenset()
     # The application's own claims (auth/claims.py), any JSON values, read-only.
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class RefreshClaims(Claims):
-    """Refresh-token claims, plus the login time that fixes the session's absolute end."""
-
-    auth_time: int
+    """Refresh-token claims: a type of their own, so that one kind of token can never be
+    passed where the other is expected. Their `scopes` are the ones granted at login, which a
+    refresh may narrow but never widen (RFC 6749 section 6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,8 @@ class IssuedTokens:
     refresh_token_id: str
     expires_in: int
     session_id: str
+    # The granted scopes, space-separated as the token response's `scope` (RFC 6749 5.1).
+    scope: str
 
 
 class TokenService:
@@ -102,10 +111,12 @@ class TokenService:
         user_id: str,
         session_id: str,
         auth_time: int,
+        scopes: Collection[str],
         extra: Mapping[str, Any] | None = None,
     ) -> IssuedTokens:
-        """A new access + refresh pair for the session that logged in at `auth_time`; the
-        access token also carries the `extra` claims (any JSON values, none of our own names).
+        """A new access + refresh pair for the session that logged in at `auth_time`, granting
+        `scopes`; the access token also carries the `extra` claims (any JSON values, none of
+        our own names).
 
         The refresh token dies after the idle timeout unless it is used, and never outlives its
         session: refreshing cannot extend a login past its absolute lifetime.
@@ -113,10 +124,20 @@ class TokenService:
         extra = dict(extra or {})
         if clash := _OWN_CLAIMS.intersection(extra):
             raise ValueError(f"claims {sorted(clash)} are the token core's own")
+        scope = " ".join(sorted(scopes))
+        if scope and not _SCOPE.fullmatch(scope):
+            raise ValueError("a scope is printable ASCII without spaces, quotes or backslashes")
+        own: dict[str, Any] = {"auth_time": auth_time} | ({"scope": scope} if scope else {})
         now = int(time.time())
         refresh_id = uuid.uuid4().hex
         access = self._encode(
-            "access", user_id, session_id, uuid.uuid4().hex, now, now + self._access_ttl, extra
+            "access",
+            user_id,
+            session_id,
+            uuid.uuid4().hex,
+            now,
+            now + self._access_ttl,
+            extra | own,
         )
         refresh_exp = min(now + self._refresh_idle, self.session_end(auth_time))
         refresh = self._encode(
@@ -126,9 +147,9 @@ class TokenService:
             refresh_id,
             now,
             refresh_exp,
-            {"auth_time": auth_time},
+            own,
         )
-        return IssuedTokens(access, refresh, refresh_id, self._access_ttl, session_id)
+        return IssuedTokens(access, refresh, refresh_id, self._access_ttl, session_id, scope)
 
     def verify_access(self, token: str) -> Claims:
         """Claims of a valid, unexpired, unrevoked access token, else InvalidTokenError."""
@@ -147,16 +168,9 @@ class TokenService:
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         """Claims of a well-formed refresh token; whether it is still current is for the store."""
-        payload = self._decode(token, "refresh")
-        claims, auth_time = _claims(payload), payload.get("auth_time")
-        # Our refresh tokens are issued at or after login and expire by the session's end; any
-        # other auth_time was not written by us.
-        if (
-            not isinstance(auth_time, int)
-            or isinstance(auth_time, bool)
-            or auth_time > claims.issued_at
-            or claims.expires_at > self.session_end(auth_time)
-        ):
+        claims = _claims(self._decode(token, "refresh"))
+        # Our refresh tokens expire by the session's end; any other auth_time is not ours.
+        if claims.expires_at > self.session_end(claims.auth_time):
             raise InvalidTokenError("bad auth_time")
         return RefreshClaims(
             claims.user_id,
@@ -164,7 +178,8 @@ class TokenService:
             claims.token_id,
             claims.issued_at,
             claims.expires_at,
-            auth_time,
+            claims.auth_time,
+            claims.scopes,
         )
 
     def _encode(
@@ -224,6 +239,15 @@ class TokenService:
             raise InvalidTokenError("iat and exp must be integers")
         if exp - iat > self._max_lifetime[expected_type] + self._leeway:
             raise InvalidTokenError("lifetime longer than we ever issue")
+        # Every token of a session is issued at or after its login.
+        auth_time = payload["auth_time"]
+        if type(auth_time) is not int or auth_time > iat:
+            raise InvalidTokenError("bad auth_time")
+        # A scope is one space-separated string (RFC 9068 2.2.3), never a list or an object:
+        # a token whose `scope` we would read differently than another verifier is refused.
+        scope = payload.get("scope")
+        if scope is not None and (type(scope) is not str or not _SCOPE.fullmatch(scope)):
+            raise InvalidTokenError("bad scope")
         return payload
 
 
@@ -234,5 +258,7 @@ def _claims(payload: dict[str, Any]) -> Claims:
         payload["jti"],
         int(payload["iat"]),
         int(payload["exp"]),
+        payload["auth_time"],
+        frozenset(payload["scope"].split(" ")) if "scope" in payload else frozenset(),
         extra=MappingProxyType({k: v for k, v in payload.items() if k not in _OWN_CLAIMS}),
     )

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import MAX_USERNAME_LENGTH, User
+from .roles import Role
 
 
 class UsernameTakenError(Exception):
@@ -72,12 +73,15 @@ async def get_by_username(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username_key == username_key(username)))
 
 
-async def create(session: AsyncSession, username: str, password_hash: str) -> User:
+async def create(
+    session: AsyncSession, username: str, password_hash: str, role: Role = Role.USER
+) -> User:
     """Insert a user; UsernameTakenError if the name is taken in any letter case."""
     user = User(
         username=validate_username(username),
         username_key=username_key(username),
         password_hash=password_hash,
+        role=role,
     )
     session.add(user)
     try:

@@ -16,8 +16,9 @@ class UserSnapshot:
     id: uuid.UUID
     username: str
     is_active: bool
+    role: str
     created_at: datetime
 
     @classmethod
     def of(cls, user: User) -> "UserSnapshot":
-        return cls(user.id, user.username, user.is_active, user.created_at)
+        return cls(user.id, user.username, user.is_active, user.role, user.created_at)

@@ -71,6 +71,7 @@ class CookieTokenResponse(BaseModel):
 
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type name, not a secret)
     expires_in: int = Field(description="Seconds until the access token (cookie) expires.")
+    scope: str = Field(description="The granted scopes, space-separated (RFC 6749 5.1).")
 
 
 # Login and refresh answer with the token pair, or, when the tokens were set as cookies, only
@@ -215,7 +216,7 @@ class CookieAuthenticator(Authenticator):
         _set_cookie(response, CSRF_COOKIE, csrf_token, "/", max_age, httponly=False)
         if self._tokens_in_body:
             return super().tokens_issued(request, response, issued)
-        return CookieTokenResponse(expires_in=issued.expires_in)
+        return CookieTokenResponse(expires_in=issued.expires_in, scope=issued.scope)
 
     def session_ended(self, request: Request, response: Response) -> None:
         """Logout: expire the three cookies; a browser matches each by name and path."""

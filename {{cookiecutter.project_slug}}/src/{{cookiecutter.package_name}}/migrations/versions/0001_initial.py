@@ -1,4 +1,4 @@
-"""The users table.
+"""The users table, with each user's role.
 
 Revision ID: 0001
 Revises:
@@ -24,10 +24,12 @@ def upgrade() -> None:
         sa.Column("username_key", sa.String(length=1016), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("role", sa.String(length=16), server_default="user", nullable=False),
         sa.Column("credentials_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username_key"),
+        sa.CheckConstraint("role IN ('user', 'admin')", name="ck_users_role"),
     )
 
 
