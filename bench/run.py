@@ -7,9 +7,12 @@ Bakes the variants it needs into a temporary directory, starts every server with
 worker, no access log, loopback, a free port), drives each with wrk, interleaving the cases
 over several rounds so that drift of the machine hits every case alike, and prints median
 requests/s, the ratio to a bare FastAPI route measured in the same rounds, p99 latency, and
-the server's CPU time per request (steadier than requests/s on a shared machine).
-Then it checks that a login storm does not stall the event loop, that a logout reaches every
-worker of a two-worker server, and how long a bake and the baked project's tests take.
+the server's CPU time per request (steadier than requests/s on a shared machine) and its
+resident memory. Besides one token repeated, /protected is driven with pools of 1k, 10k and
+100k distinct tokens in rotation (bench/token_pool.py): the verified-token cache's hits, and
+its misses. Then it times a cold start (first 200 on /health, import time), checks that a
+login storm does not stall the event loop, that a logout reaches every worker of a two-worker
+server, and how long a bake and the baked project's tests take.
 
 It is a benchmark, not a test: the targets are printed as PASS/FAIL, and the exit status is 0
 whatever they say. Only 127.0.0.1 is ever contacted, apart from pip installing the optional
