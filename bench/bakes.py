@@ -13,8 +13,9 @@ from harness import bakery, served
 USERNAME = "bench"
 PASSWORD = secrets.token_urlsafe(16)
 # A login holds a slot of its account's throttle while it hashes (a success gives it back
-# after), so the storm's 16 concurrent logins of one user need a limit above 16.
-SETTINGS = {"LOGIN_MAX_FAILURES": "1000"}
+# after), so the storm's 16 concurrent logins of one user need a limit above 16. Access
+# tokens live 2 hours: the token pools are minted before a run that can outlast 15 minutes.
+SETTINGS = {"LOGIN_MAX_FAILURES": "1000", "ACCESS_TOKEN_MINUTES": "120"}
 REDIS = (served.LOOPBACK, 6379)
 
 # (name, extra cookiecutter answers). Variants the template refuses to bake yet are skipped.

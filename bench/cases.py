@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bench import BENCH_DIR, bakes, note
 from bench.machine import STACK
 from bench.measure import Case
 from bench.servers import Server, uvicorn_argv
+from bench.token_pool import WARM_UP_MAX, TokenPool, label
 from harness import served
 
 # (server name, uvicorn factory in baselines.py, path, description)
@@ -118,8 +120,9 @@ def template_login(server: Server) -> str:
     return str(response.json()["access_token"])
 
 
-def template_cases(name: str, project: Path) -> list[Case]:
-    """The routes measured on the bake `name`: /protected always, /health and /users/me on some."""
+def template_cases(name: str, project: Path, pools: dict[int, TokenPool]) -> list[Case]:
+    """The routes measured on the bake `name`: /protected always, /health and /users/me on some,
+    and /protected with each of `pools` in rotation."""
     app = f"{served.package_of(project)}.main:app"
     argv = uvicorn_argv(app, "--app-dir", str(project / "src"))
     server = Server(name, argv, project, bakes.server_env(), "/health", token=template_login)
@@ -129,4 +132,28 @@ def template_cases(name: str, project: Path) -> list[Case]:
         cases.insert(0, Case(health, server, "/health", "template, public route"))
     if name in ("HS256", "redis"):
         cases.append(Case(f"{name} /users/me", server, "/users/me", "template", health))
+    return cases + pool_cases(name, server, pools)
+
+
+def pool_cases(name: str, server: Server, pools: dict[int, TokenPool]) -> list[Case]:
+    """/protected with many distinct tokens. Pools the cache holds share the bake's server;
+    larger ones (every request a miss) get a server of their own, so they cannot evict the
+    small pools' entries and each server's memory tells one story. Where no pool is larger
+    (RS256: 100k tokens take too long to sign), a server with the cache off gives the
+    every-request-a-miss figure instead."""
+    cases = []
+    for count, pool in sorted(pools.items()):
+        on = server
+        what = "template, tokens in rotation, all cached once warm"
+        if count > WARM_UP_MAX:
+            on = replace(server, name=f"{name}-{label(count).replace(' ', '-')}")
+            what = "template, tokens in rotation, every request a miss"
+        cases.append(Case(f"{name} {label(count)}", on, "/protected", what, pool=pool))
+    if pools and max(pools) <= WARM_UP_MAX:
+        off = replace(
+            server, name=f"{name}-cache-off", env={**server.env, "VERIFIED_TOKEN_CACHE_MB": "0"}
+        )
+        pool = TokenPool(pools[min(pools)].file, min(pools))
+        what = "template, VERIFIED_TOKEN_CACHE_MB=0: every request a miss"
+        cases.append(Case(f"{name} cache off", off, "/protected", what, pool=pool))
     return cases

@@ -12,6 +12,7 @@ import httpx
 
 from bench import note
 from bench.servers import Server
+from bench.token_pool import ROTATE_SCRIPT, WARM_UP_MAX, TokenPool
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 WARM_UP_REQUESTS = 200
@@ -31,9 +32,11 @@ class WrkRun:
 
 @dataclass(frozen=True)
 class CaseRun(WrkRun):
-    """A wrk run of a case, with the server's CPU time per request where /proc tells it."""
+    """A wrk run of a case, with the server's CPU time per request and its resident memory
+    after the run, where /proc tells them."""
 
     cpu_us: float | None = None
+    rss_mb: float | None = None
 
 
 @dataclass
@@ -47,10 +50,12 @@ class Case:
     runs: list[CaseRun] = field(default_factory=list)
     # The bare reference's run just before each of ours.
     ref_runs: list[CaseRun] = field(default_factory=list)
+    # Many distinct tokens sent in rotation, instead of the server's one token.
+    pool: TokenPool | None = None
 
     @property
     def needs_token(self) -> bool:
-        return self.path != "/health"
+        return self.path != "/health" and self.pool is None
 
 
 def ensure_wrk() -> str:
@@ -80,12 +85,19 @@ def _find(pattern: str, out: str) -> re.Match[str]:
     return match
 
 
-def wrk(url: str, token: str | None, seconds: int, connections: int) -> WrkRun:
-    """One wrk run of `url`, with `token` as a bearer token if given."""
+def wrk(
+    url: str, token: str | None, seconds: int, connections: int, pool: TokenPool | None = None
+) -> WrkRun:
+    """One wrk run of `url`, with `token` as a bearer token if given, or the tokens of
+    `pool` in rotation from its offset (one wrk thread, so one walk through the file)."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if token:
         argv += ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    argv.append(url)
+    if pool is not None:
+        argv[-1:-1] = ["-s", str(ROTATE_SCRIPT)]
+        argv += ["--", str(pool.file), str(pool.offset)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     latency = {}
     for pct in ("50", "99"):
         value, unit = _find(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
@@ -113,6 +125,16 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux /proc VmRSS), or None where unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
 def measure(case: Case, token: str | None, seconds: int, connections: int) -> CaseRun:
     """One wrk run of a case, plus the server's CPU time per request during it.
 
@@ -122,12 +144,15 @@ def measure(case: Case, token: str | None, seconds: int, connections: int) -> Ca
     """
     pid = case.server.pid
     before = cpu_seconds(pid)
-    run = wrk(f"{case.server.url}{case.path}", token, seconds, connections)
+    run = wrk(f"{case.server.url}{case.path}", token, seconds, connections, case.pool)
     after = cpu_seconds(pid)
+    if case.pool is not None:
+        # Requests still in flight when wrk stopped took a token too.
+        case.pool.advance(run.requests + connections)
     cpu_us = None
     if before is not None and after is not None and run.requests:
         cpu_us = (after - before) / run.requests * 1e6
-    return CaseRun(**asdict(run), cpu_us=cpu_us)
+    return CaseRun(**asdict(run), cpu_us=cpu_us, rss_mb=rss_mb(pid))
 
 
 def _token(tokens: dict[int, str], case: Case) -> str | None:
@@ -138,11 +163,16 @@ def run_rounds(cases: list[Case], *, rounds: int, seconds: int, connections: int
     """Measure every case `rounds` times, each run right after a run of the bare app."""
     servers = list({id(case.server): case.server for case in cases}.values())
     for case in cases:  # warm-up: lazy imports, first connections, the verified-token cache
-        token = case.server.token(case.server) if case.needs_token else None
+        token = case.server.token(case.server) if case.path != "/health" else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         with httpx.Client(base_url=case.server.url) as http:
             for _ in range(WARM_UP_REQUESTS):
                 http.get(case.path, headers=headers).raise_for_status()
+        if case.pool is not None and case.pool.count <= WARM_UP_MAX:
+            # Long enough to send the whole pool once at miss speed (500/s at the slowest, RS256
+            # on a busy machine): it is all in the cache after.
+            url = f"{case.server.url}{case.path}"
+            wrk(url, None, max(1, case.pool.count // 500), connections, case.pool)
     bare = next(case for case in cases if case.label == "bare")
     others = [case for case in cases if case is not bare]
     for round_no in range(rounds):

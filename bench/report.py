@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from bench.checks import LoginCost, Revocation, Storm
+from bench.cold_start import ColdStart
 from bench.machine import Machine, load_average
 from bench.measure import Case
 
@@ -25,6 +26,7 @@ class Row:
     best_ratio: float  # best run over best paired bare run
     p99_ms: float
     cpu_us: float | None  # the server's CPU time per request
+    rss_mb: float | None  # the server's resident memory after each run, median
     failures: int
     rps_per_round: list[int]
     same_server_ratio: float | None  # to the same server's /health, where it has one
@@ -44,6 +46,7 @@ class Extra:
     storm: Storm
     logins: LoginCost
     revocation: Revocation
+    cold: ColdStart
     bake_seconds: float
     suite_seconds: float
     suite_summary: str
@@ -56,6 +59,7 @@ def summarize(cases: list[Case]) -> list[Row]:
         refs = case.ref_runs or case.runs
         ratios = [run.rps / ref.rps for run, ref in zip(case.runs, refs, strict=True)]
         cpu = [run.cpu_us for run in case.runs if run.cpu_us is not None]
+        rss = [run.rss_mb for run in case.runs if run.rss_mb is not None]
         same_server_ratio = None
         ref_case = by_label.get(case.same_server_ref or "")
         if ref_case is not None:
@@ -72,6 +76,7 @@ def summarize(cases: list[Case]) -> list[Row]:
             best_ratio=max(run.rps for run in case.runs) / max(ref.rps for ref in refs),
             p99_ms=statistics.median(run.p99 for run in case.runs),
             cpu_us=statistics.median(cpu) if cpu else None,
+            rss_mb=statistics.median(rss) if rss else None,
             failures=sum(run.failures for run in case.runs),
             rps_per_round=[round(run.rps) for run in case.runs],
             same_server_ratio=same_server_ratio,
@@ -94,24 +99,27 @@ def print_preamble(info: Machine, rounds: int, seconds: int, connections: int) -
     print("x bare: req/s over the bare FastAPI app's, measured just before (median of rounds);")
     print("best: best run over best paired bare run; x /health: over the same server's /health;")
     print("CPU us: the server process's user + system CPU time per request (median of rounds)")
+    print("RSS MB: the server process's resident memory after each run (median of rounds);")
+    print("N tokens: N distinct access tokens in rotation (bench/rotate_tokens.lua)")
     print()
 
 
 def print_table(rows: list[Row]) -> None:
     header = (
         f"{'case':<22} {'path':<11} {'req/s':>8} {'x bare':>7} {'best':>5} {'x /health':>9} "
-        f"{'p99 ms':>7} {'CPU us':>6}"
+        f"{'p99 ms':>7} {'CPU us':>6} {'RSS MB':>6}"
     )
     print(header + "  what")
     print("-" * (len(header) + 40))
     for row in rows:
-        same, cpu = row.same_server_ratio, row.cpu_us
+        same, cpu, rss = row.same_server_ratio, row.cpu_us, row.rss_mb
         failures = f"  [{row.failures} FAILED REQUESTS]" if row.failures else ""
         print(
             f"{row.case:<22} {row.path:<11} {row.rps:>8.0f} {row.ratio:>7.2f} "
             f"{row.best_ratio:>5.2f} "
             f"{'' if same is None else f'{same:.2f}':>9} {row.p99_ms:>7.2f} "
-            f"{'' if cpu is None else f'{cpu:.0f}':>6}  {row.what}{failures}"
+            f"{'' if cpu is None else f'{cpu:.0f}':>6} {'' if rss is None else f'{rss:.0f}':>6}"
+            f"  {row.what}{failures}"
         )
 
 
@@ -153,6 +161,15 @@ def targets(rows: list[Row], extra: Extra) -> list[Verdict]:
             f"{me:.2f} vs {load:.2f} = {me / load:.1f}x",
             me >= 3 * load,
         )
+    result += _many_token_targets(ratio, cpu, {row.case: row.rss_mb for row in rows})
+    cold = extra.cold
+    target(
+        "cold start: first 200 on /health < 1.0 s",
+        f"serve {cold.serve_s:.2f} s, uvicorn {cold.uvicorn_s:.2f} s, "
+        f"import of main {cold.import_s:.2f} s, idle worker RSS "
+        + ("?" if cold.idle_rss_mb is None else f"{cold.idle_rss_mb:.0f} MB"),
+        max(cold.serve_s, cold.uvicorn_s) < 1.0,
+    )
     storm = extra.storm
     idle_p99, storm_p99 = storm.idle.p99, storm.storm.p99
     target(
@@ -179,6 +196,40 @@ def targets(rows: list[Row], extra: Extra) -> list[Verdict]:
         f"{extra.suite_seconds:.1f} s ({extra.suite_summary})",
         extra.suite_seconds < 20.0,
     )
+    return result
+
+
+# Many distinct tokens: (case, at least x bare). The every-request-a-miss cases aim close to
+# the floor, a dependency plus one jwt.decode (the oauth2-async baseline, HS256).
+MANY_TOKEN_TARGETS = [
+    *((f"{alg} 10k tokens", 0.75) for alg in ("HS256", "EdDSA", "ES256", "RS256")),
+    ("HS256 100k tokens", 0.60),
+    ("EdDSA 100k tokens", 0.45),
+    ("ES256 100k tokens", 0.45),
+    ("RS256 cache off", 0.50),
+]
+
+
+def _many_token_targets(
+    ratio: dict[str, float], cpu: dict[str, float | None], rss: dict[str, float | None]
+) -> list[Verdict]:
+    result = []
+    floor = ratio.get("oauth2-async")
+    for case, goal in MANY_TOKEN_TARGETS:
+        name = f"{case} >= {goal:.2f} x bare"
+        value = ratio.get(case)
+        if value is None:
+            result.append(Verdict(name, "not measured (not baked, --quick or --only)", "SKIP"))
+            continue
+        measured = f"{value:.2f}"
+        case_cpu, case_rss = cpu.get(case), rss.get(case)
+        if case_cpu is not None:
+            measured += f", {case_cpu:.0f} us CPU/request"
+        if case_rss is not None:
+            measured += f", RSS {case_rss:.0f} MB"
+        if floor is not None and ("100k" in case or "cache off" in case):
+            measured += f"; floor (oauth2-async, HS256) {floor:.2f}"
+        result.append(Verdict(name, measured, "PASS" if value >= goal else "FAIL"))
     return result
 
 

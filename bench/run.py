@@ -7,9 +7,12 @@ Bakes the variants it needs into a temporary directory, starts every server with
 worker, no access log, loopback, a free port), drives each with wrk, interleaving the cases
 over several rounds so that drift of the machine hits every case alike, and prints median
 requests/s, the ratio to a bare FastAPI route measured in the same rounds, p99 latency, and
-the server's CPU time per request (steadier than requests/s on a shared machine).
-Then it checks that a login storm does not stall the event loop, that a logout reaches every
-worker of a two-worker server, and how long a bake and the baked project's tests take.
+the server's CPU time per request (steadier than requests/s on a shared machine) and its
+resident memory. Besides one token repeated, /protected is driven with pools of 1k, 10k and
+100k distinct tokens in rotation (bench/token_pool.py): the verified-token cache's hits, and
+its misses. Then it times a cold start (first 200 on /health, import time), checks that a
+login storm does not stall the event loop, that a logout reaches every worker of a two-worker
+server, and how long a bake and the baked project's tests take.
 
 It is a benchmark, not a test: the targets are printed as PASS/FAIL, and the exit status is 0
 whatever they say. Only 127.0.0.1 is ever contacted, apart from pip installing the optional
@@ -33,8 +36,9 @@ import signal
 import tempfile
 from dataclasses import dataclass, replace
 
-from bench import bakes, checks, report
+from bench import bakes, checks, report, token_pool
 from bench.cases import baseline_cases, template_cases, third_party_python
+from bench.cold_start import cold_start
 from bench.machine import Machine, machine
 from bench.measure import ensure_wrk, run_rounds
 from bench.servers import running
@@ -48,6 +52,8 @@ class Options:
     connections: int
     storm_seconds: int
     storm_concurrency: int
+    token_counts: dict[str, tuple[int, ...]]
+    cold_start_trials: int
     login_attempts: int
     revocation_trials: int
     third_party: bool
@@ -84,6 +90,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
         connections=args.connections,
         storm_seconds=1 if args.quick else 5,
         storm_concurrency=16,
+        token_counts=token_pool.QUICK_COUNTS if args.quick else token_pool.FULL_COUNTS,
+        cold_start_trials=1 if args.quick else 3,
         login_attempts=5 if args.quick else 30,
         revocation_trials=1 if args.quick else 5,
         third_party=not (args.quick or args.no_third_party),
@@ -116,10 +124,16 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
     suite = bakes.run_suite(baked.projects["HS256"])
     print(f"  {suite.summary} ({suite.seconds:.1f} s wall)", flush=True)
 
+    print("== minting token pools", flush=True)
+    pools = {
+        name: token_pool.mint(name, project, opts.token_counts[name], tmp / "tokens" / name)
+        for name, project in baked.projects.items()
+        if name in opts.token_counts and _pools_wanted(args.only, name)
+    }
     python = third_party_python(tmp, opts.third_party_python, opts.third_party)
     cases = baseline_cases(tmp, python)
     for name, project in baked.projects.items():
-        cases += template_cases(name, project)
+        cases += template_cases(name, project, pools.get(name, {}))
     default_server = next(case.server for case in cases if case.label == "HS256 /protected")
     if args.only:
         wanted = {"bare", *args.only.split(",")}
@@ -144,6 +158,9 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
         print("== login cost: sequential logins beside argon2id verify alone", flush=True)
         logins = checks.login_cost(default_server, opts.login_attempts)
 
+    print("== cold start: first 200 on /health, import time, idle memory", flush=True)
+    cold = cold_start(baked.projects["HS256"], opts.cold_start_trials)
+
     print("== revocation across 2 workers", flush=True)
     # The default bake again, on a server of its own.
     two = replace(default_server, name="HS256-2workers")
@@ -155,6 +172,7 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
         storm=storm,
         logins=logins,
         revocation=revocation,
+        cold=cold,
         bake_seconds=baked.seconds,
         suite_seconds=suite.seconds,
         suite_summary=suite.summary,
@@ -167,6 +185,16 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
     if args.json:
         report.write_json(args.json, info, rows, verdicts, extra)
     return 0
+
+
+def _pools_wanted(only: str | None, name: str) -> bool:
+    """Whether --only keeps any many-token case of the bake `name` (minting takes a while)."""
+    if only is None:
+        return True
+    return any(
+        label.startswith(f"{name} ") and ("tokens" in label or "cache off" in label)
+        for label in only.split(",")
+    )
 
 
 if __name__ == "__main__":

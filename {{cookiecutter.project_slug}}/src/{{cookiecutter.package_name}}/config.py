@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     user_cache_seconds: float = Field(default=5, ge=0, le=60)
     # Changing the password, ending a session and administration need a login this recent.
     fresh_auth_minutes: int = Field(default=10, ge=1, le=1440)
+    # Memory each worker may spend on access tokens it has verified (security/verified_cache.py),
+    # about 1 KB per HS256 token, 1.7 KB per RS256 token: 32 MB holds some 20,000 distinct
+    # tokens in use at once. Beyond that the least recently used are verified again (tens of
+    # microseconds each); 0 verifies every request's signature.
+    verified_token_cache_mb: float = Field(default=32, ge=0, le=4096)
 {%- if cookiecutter.token_store == "redis" %}
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^rediss?://")

@@ -107,6 +107,7 @@ def build_services(settings: Settings) -> Services:
         refresh_ttl=settings.refresh_token_seconds,
         refresh_idle=settings.refresh_idle_seconds,
         leeway=settings.jwt_leeway_seconds,
+        verified_cache_bytes=int(settings.verified_token_cache_mb * 2**20),
     )
     passwords = PasswordHasher(
         time_cost=settings.argon2_time_cost,

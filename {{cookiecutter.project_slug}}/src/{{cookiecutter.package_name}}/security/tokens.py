@@ -4,6 +4,8 @@ Both the route dependency and the optional middleware call `TokenService.verify_
 they cannot disagree about what a valid token is.
 """
 
+import base64
+import json
 import re
 import time
 import uuid
@@ -16,6 +18,7 @@ import jwt
 
 from .keys import KeySet
 from .revocation import RevokedSessions
+from .verified_cache import VerifiedTokens
 
 TokenType = Literal["access", "refresh"]
 
@@ -31,7 +34,9 @@ _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud", "au
 _OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "scope", "nbf"])
 # RFC 6749 section 3.3: scope tokens of printable ASCII but `"` and `\`, one space apart.
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
-_VERIFIED_CACHE_SIZE = 10_000
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+# VERIFIED_TOKEN_CACHE_MB's default, for services built without settings.
+DEFAULT_VERIFIED_CACHE_BYTES = 32 * 2**20
 
 
 class InvalidTokenError(Exception):
@@ -53,7 +58,7 @@ class Claims:
     # The OAuth2 scopes the token grants (its `scope` claim, RFC 9068 section 2.2.3).
     scopes: frozenset[str] = frozenset()
     # The application's own claims (auth/claims.py), any JSON values, read-only.
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), kw_only=True)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _NO_EXTRA, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,7 @@ class TokenService:
         refresh_ttl: int,
         refresh_idle: int,
         leeway: int,
+        verified_cache_bytes: int = DEFAULT_VERIFIED_CACHE_BYTES,
     ) -> None:
         self._keys = keys
         self._revoked = revoked
@@ -100,7 +106,7 @@ class TokenService:
         self._max_lifetime = {"access": access_ttl, "refresh": refresh_idle}
         # Verified access tokens by their exact string: a repeat costs a dict lookup instead of
         # a signature check. Expiry and revocation are still checked on every use.
-        self._verified: dict[str, Claims] = {}
+        self._verified: VerifiedTokens[Claims] = VerifiedTokens(verified_cache_bytes)
 
     def session_end(self, auth_time: int) -> int:
         """When a session that logged in at `auth_time` ends, however often it refreshes."""
@@ -156,11 +162,9 @@ class TokenService:
         claims = self._verified.get(token)
         if claims is None:
             claims = _claims(self._decode(token, "access"))
-            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-                del self._verified[next(iter(self._verified))]
-            self._verified[token] = claims
+            self._verified.put(token, claims)
         if claims.expires_at + self._leeway <= time.time():
-            self._verified.pop(token, None)
+            self._verified.discard(token)
             raise InvalidTokenError("expired")
         if self._revoked.is_revoked(claims.session_id):
             raise InvalidTokenError("revoked")
@@ -211,8 +215,8 @@ class TokenService:
         if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
             raise InvalidTokenError("malformed")
         try:
-            header = jwt.get_unverified_header(token)
-            key = self._keys.by_kid.get(header.get("kid"))  # type: ignore[arg-type]
+            header = _header(token)
+            key = self._keys.by_kid.get(header.get("kid"))
             if key is None or _FORBIDDEN_HEADERS.intersection(header):
                 raise InvalidTokenError("unacceptable header")
             payload: dict[str, Any] = jwt.decode(
@@ -225,7 +229,7 @@ class TokenService:
                 leeway=self._leeway,
                 options={"require": _REQUIRED_CLAIMS, "strict_aud": True},
             )
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise InvalidTokenError(type(exc).__name__) from None
         if payload["type"] != expected_type:
             # An access token is not a refresh token, nor the other way round (RFC 8725 3.11).
@@ -251,7 +255,20 @@ class TokenService:
         return payload
 
 
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a token that passed `_COMPACT_JWS`, only to pick the key: the one
+    segment a key lookup needs. `jwt.get_unverified_header` would also decode the payload and
+    the signature, which `jwt.decode` then decodes again, costing more than an HS256 check.
+    `jwt.decode` still parses and validates this header itself, with its own strict rules."""
+    segment = token[: token.index(".")]
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header
+
+
 def _claims(payload: dict[str, Any]) -> Claims:
+    extra = {k: v for k, v in payload.items() if k not in _OWN_CLAIMS}
     return Claims(
         payload["sub"],
         payload["sid"],
@@ -260,5 +277,7 @@ def _claims(payload: dict[str, Any]) -> Claims:
         int(payload["exp"]),
         payload["auth_time"],
         frozenset(payload["scope"].split(" ")) if "scope" in payload else frozenset(),
-        extra=MappingProxyType({k: v for k, v in payload.items() if k not in _OWN_CLAIMS}),
+        # One shared empty mapping for the usual token without extra claims: less to copy and
+        # to keep per cached token.
+        extra=MappingProxyType(extra) if extra else _NO_EXTRA,
     )
