@@ -60,10 +60,11 @@ async def test_a_revocation_that_commits_late_still_reaches_every_worker(
         held, release = asyncio.Event(), asyncio.Event()
         revoke = store._revoke
 
-        async def slow_revoke(*args: object) -> None:
-            await revoke(*args)  # type: ignore[arg-type]
+        async def slow_revoke(*args: object) -> object:
+            revoked = await revoke(*args)  # type: ignore[arg-type]
             held.set()
             await release.wait()  # still inside the transaction: nothing is committed
+            return revoked
 
         with mock.patch.object(store, "_revoke", slow_revoke):
             logout = asyncio.ensure_future(

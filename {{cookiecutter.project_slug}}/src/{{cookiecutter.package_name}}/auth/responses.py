@@ -59,7 +59,8 @@ def combined(*tables: Responses) -> Responses:
         for status_code, answer in table.items():
             if status_code in merged:
                 first = merged[status_code]
-                answer = first | {"description": f"{first['description']}; or {answer['description']}"}
+                description = f"{first['description']}; or {answer['description']}"
+                answer = first | {"description": description}
             merged[status_code] = answer
     return merged
 

@@ -221,7 +221,6 @@ class AuthService:
         audit("token_revoked", user_id=claims.user_id, session_id=claims.session_id, client=client)
         return True
 
-
     async def sessions(self, user_id: str) -> list[SessionInfo]:
         """The user's live sessions, oldest first."""
         return await self._store.list_sessions(user_id)

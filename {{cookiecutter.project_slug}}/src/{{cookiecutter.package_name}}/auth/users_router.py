@@ -95,7 +95,7 @@ async def change_password(
     except PasswordRejectedError as exc:
         # Shaped like FastAPI's own validation errors, so clients parse one format.
         detail = [{"type": exc.rule, "loc": ["body", "new_password"], "msg": exc.message}]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from None
+        raise HTTPException(422, detail) from None
     except ThrottledError as exc:
         raise too_many_attempts(exc, "Too many failed attempts; try again later") from None
     except InvalidAccessTokenError:
