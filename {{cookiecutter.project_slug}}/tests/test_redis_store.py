@@ -15,19 +15,19 @@ import jwt
 import pytest
 import redis
 from fastapi import FastAPI
-
-from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
 from {{ cookiecutter.package_name }}.auth.stores.redis import (
     RedisTokenStore,
     RevocationViewStaleError,
     SyncedRevokedSessions,
 )
+from store_redis import REDIS_KEY_PREFIX
+
+from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
 
 from conftest import bearer, client_for, login, make_settings
 from required_services import require_service
-from store_redis import REDIS_KEY_PREFIX
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 # Where a refresh in these tests comes from, as the store records it.
@@ -131,15 +131,23 @@ async def test_a_retried_rotation_is_not_mistaken_for_reuse(
     stores: list[RedisTokenStore],
 ) -> None:
     assert await stores[0].start_session(new_session())
-    assert await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
     # The same call again, as redis-py's retry sends it when the first reply was lost.
-    assert await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
-    assert await stores[1].rotate("session-1", "token-1", "token-2", **USED) is RotateOutcome.ROTATED
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
+    assert (
+        await stores[1].rotate("session-1", "token-1", "token-2", **USED) is RotateOutcome.ROTATED
+    )
 
 
 async def test_an_expired_session_cannot_rotate(stores: list[RedisTokenStore]) -> None:
     assert await stores[0].start_session(new_session(ends_in=-1))
-    assert await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    )
 
 
 async def test_no_session_starts_under_credentials_older_than_a_change(
@@ -159,7 +167,9 @@ async def test_a_session_of_older_credentials_cannot_rotate(
     # The version raised without the revocation that normally comes with it (say the
     # revocation half of a change failed): the rotation check still catches the session.
     redis_client.set(f"{REDIS_KEY_PREFIX}credentials:user-1", 1)
-    assert await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    assert (
+        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    )
 
 
 async def test_the_users_index_outlives_every_session_it_lists(
@@ -190,7 +200,9 @@ async def test_revoking_another_users_session_does_nothing(
 ) -> None:
     assert await stores[0].start_session(new_session())
     await stores[0].revoke_session("session-1", "user-2")
-    assert await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    assert (
+        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
 
 
 async def test_reuse_on_one_worker_revokes_the_session_on_another(

@@ -174,7 +174,9 @@ async def test_ending_the_calling_session_is_a_logout(
     client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
     assert (await end(client, tokens, session_id(tokens))).status_code == 204
-    assert (await client.get("/protected", headers=bearer(tokens["access_token"]))).status_code == 401
+    assert (
+        await client.get("/protected", headers=bearer(tokens["access_token"]))
+    ).status_code == 401
     assert (await refresh(client, tokens)).status_code == 401
 
 
