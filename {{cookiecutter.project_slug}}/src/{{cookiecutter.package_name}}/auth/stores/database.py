@@ -176,7 +176,9 @@ class DatabaseTokenStore:
         keep_session: str | None = None,
     ) -> None:
         # The version lives on the user's row, which the caller changed before calling:
-        # start_session and rotate read it there, in their own transactions.
+        # start_session and rotate read it there, in their own transactions. So between that
+        # change and this transaction, a refresh of `keep_session` itself is refused (INVALID,
+        # its token not spent); a retry after this commit succeeds.
         owner = AuthSession.user_id == uuid.UUID(user_id)
         async with self._sessionmaker() as db, db.begin():
             kept = 0
