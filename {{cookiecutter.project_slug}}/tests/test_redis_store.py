@@ -374,3 +374,19 @@ async def test_redis_going_down_fails_closed_and_service_comes_back_by_itself(
             await client.post("/auth/refresh", json={"refresh_token": kept["refresh_token"]})
         ).status_code == 200
         assert (await login(client)).status_code == 200
+
+
+async def test_revoking_a_user_keeps_only_the_session_that_changed_the_password(
+    stores: list[RedisTokenStore],
+) -> None:
+    for session_id in ("caller", "other"):
+        assert await stores[0].start_session(new_session(session_id=session_id))
+    await stores[1].revoke_user("user-1", credentials_version=1, keep_session="caller")
+    assert await stores[0].rotate("caller", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    assert await stores[0].rotate("other", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    assert [session.session_id for session in await stores[1].list_sessions("user-1")] == ["caller"]
+    # Another change came in between (version 2): the caller's session, still at 1, is not
+    # the one the change at version 3 replaced, and ends with the rest.
+    await stores[1].revoke_user("user-1", credentials_version=3, keep_session="caller")
+    assert await stores[0].rotate("caller", "token-1", "token-2", **USED) is RotateOutcome.INVALID
+    assert await stores[1].list_sessions("user-1") == []
