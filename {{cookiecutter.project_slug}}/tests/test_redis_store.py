@@ -15,19 +15,19 @@ import jwt
 import pytest
 import redis
 from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
 from {{ cookiecutter.package_name }}.auth.stores.redis import (
     RedisTokenStore,
     RevocationViewStaleError,
     SyncedRevokedSessions,
 )
-from store_redis import REDIS_KEY_PREFIX
-
-from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
 
 from conftest import bearer, client_for, login, make_settings
 from required_services import require_service
+from store_redis import REDIS_KEY_PREFIX
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 # Where a refresh in these tests comes from, as the store records it.

@@ -381,9 +381,7 @@ class RedisTokenStore:
         keep_session: str | None = None,
     ) -> None:
         version = "" if credentials_version is None else credentials_version
-        self._apply(
-            await self._revoke_user(args=self._args(user_id, version, keep_session or ""))
-        )
+        self._apply(await self._revoke_user(args=self._args(user_id, version, keep_session or "")))
 
     async def open(self) -> None:
         """Start following revocations; returns once the first attempt to sync is over.
