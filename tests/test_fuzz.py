@@ -99,6 +99,9 @@ def test_openapi_documents_the_error_answers(server: Server) -> None:
         ("post", "/auth/logout"): {"204", "400", "401", "413", "422", "503"} | csrf,
         ("post", "/auth/logout-all"): {"204", "401", "503"} | csrf,
         ("get", "/users/me"): {"200", "401", "503"},
+        ("post", "/users/me/password"): {"204", "400", "401", "403", "413", "422", "429", "503"},
+        ("get", "/auth/sessions"): {"200", "401", "403", "503"},
+        ("delete", "/auth/sessions/{session_id}"): {"204", "401", "403", "404", "503"},
         ("get", "/protected"): {"200", "401"},
     }
     if server.answers.get("allow_registration"):

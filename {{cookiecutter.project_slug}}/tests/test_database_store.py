@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, contextmanager
 from unittest import mock
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
@@ -60,10 +61,11 @@ async def test_a_revocation_that_commits_late_still_reaches_every_worker(
         held, release = asyncio.Event(), asyncio.Event()
         revoke = store._revoke
 
-        async def slow_revoke(*args: object) -> None:
-            await revoke(*args)  # type: ignore[arg-type]
+        async def slow_revoke(*args: object) -> object:
+            revoked = await revoke(*args)  # type: ignore[arg-type]
             held.set()
             await release.wait()  # still inside the transaction: nothing is committed
+            return revoked
 
         with mock.patch.object(store, "_revoke", slow_revoke):
             logout = asyncio.ensure_future(
@@ -176,3 +178,36 @@ async def test_a_failed_poll_is_logged_and_retried(
     with mock.patch.object(store, "poll", flaky_poll):
         await asyncio.wait_for(polled.wait(), timeout=5)
     assert "could not poll revocations; retrying" in caplog.messages
+
+
+async def test_revoking_a_user_keeps_only_a_session_of_the_version_just_replaced(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    """keep_session re-stamps the caller's session only if it was issued under the version
+    the change replaced: after a change in between it ends with the rest."""
+    store: DatabaseTokenStore = app.state.services.auth._store
+    caller, other = (await login(client)).json(), (await login(client)).json()
+
+    async def bump() -> int:
+        async with app.state.services.sessionmaker() as db, db.begin():
+            version = await db.scalar(
+                update(User)
+                .values(credentials_version=User.credentials_version + 1)
+                .returning(User.credentials_version)
+            )
+        assert version is not None
+        return version
+
+    caller_sid = jwt.decode(caller["access_token"], options={"verify_signature": False})["sid"]
+    await store.revoke_user(user_id, credentials_version=await bump(), keep_session=caller_sid)
+    renewed = await client.post("/auth/refresh", json={"refresh_token": caller["refresh_token"]})
+    assert renewed.status_code == 200
+    refused = await client.post("/auth/refresh", json={"refresh_token": other["refresh_token"]})
+    assert refused.status_code == 401
+    await bump()
+    await store.revoke_user(user_id, credentials_version=await bump(), keep_session=caller_sid)
+    late = await client.post(
+        "/auth/refresh", json={"refresh_token": renewed.json()["refresh_token"]}
+    )
+    assert late.status_code == 401
+    assert await store.list_sessions(user_id) == []

@@ -257,3 +257,45 @@ async def test_rehash_on_login_only_replaces_the_hash_it_verified(
         )
     assert not replaced
     assert await _stored_password_is(app, user_id, NEW_PASSWORD)
+
+
+async def test_a_password_change_keeps_its_session_while_an_old_password_login_fails(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str
+) -> None:
+    """POST /users/me/password commits while a login with the old password is hashing: the
+    login must not start a session, and the session that made the change goes on."""
+    caller = (await login(client)).json()
+    held, release = asyncio.Event(), asyncio.Event()
+    verify = PasswordHasher.verify
+    calls = 0
+
+    async def hold_the_first(
+        self: PasswordHasher, password: str, password_hash: str | None
+    ) -> tuple[bool, str | None]:
+        nonlocal calls
+        calls += 1
+        first = calls == 1
+        result = await verify(self, password, password_hash)
+        if first:
+            held.set()
+            await release.wait()
+        return result
+
+    with mock.patch.object(PasswordHasher, "verify", hold_the_first):
+        async with client_for(app) as http:
+            pending = asyncio.ensure_future(login(http))
+            await asyncio.wait_for(held.wait(), WAIT_SECONDS)
+            changed = await client.post(
+                "/users/me/password",
+                headers={"Authorization": f"Bearer {caller['access_token']}"},
+                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            )
+            release.set()
+            response = await pending
+    assert changed.status_code == 204
+    assert response.status_code == 400
+    assert "access_token" not in response.text
+    headers = {"Authorization": f"Bearer {caller['access_token']}"}
+    assert (await client.get("/users/me", headers=headers)).status_code == 200
+    refreshed = await client.post("/auth/refresh", json={"refresh_token": caller["refresh_token"]})
+    assert refreshed.status_code == 200

@@ -30,6 +30,8 @@ from required_services import require_service
 from store_redis import REDIS_KEY_PREFIX
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
+# Where a refresh in these tests comes from, as the store records it.
+USED: dict[str, str | None] = {"client": "127.0.0.1", "user_agent": "test"}
 
 
 def new_session(
@@ -40,7 +42,13 @@ def new_session(
     credentials_version: int = 0,
 ) -> NewSession:
     return NewSession(
-        user_id, session_id, "token-0", int(time.time()) + ends_in, credentials_version
+        user_id,
+        session_id,
+        "token-0",
+        int(time.time()) + ends_in,
+        credentials_version,
+        client="127.0.0.1",
+        user_agent="test",
     )
 
 
@@ -108,7 +116,7 @@ async def test_concurrent_rotations_of_one_token_succeed_exactly_once(
 ) -> None:
     assert await stores[0].start_session(new_session())
     outcomes = await asyncio.gather(
-        *(stores[i % 2].rotate("session-1", "token-0", f"token-{i + 1}") for i in range(10))
+        *(stores[i % 2].rotate("session-1", "token-0", f"token-{i + 1}", **USED) for i in range(10))
     )
     assert outcomes.count(RotateOutcome.ROTATED) == 1
     # The first loser presented a token that had just been spent: reuse, session revoked;
@@ -116,22 +124,30 @@ async def test_concurrent_rotations_of_one_token_succeed_exactly_once(
     assert outcomes.count(RotateOutcome.REUSED) == 1
     assert outcomes.count(RotateOutcome.INVALID) == 8
     winner = f"token-{outcomes.index(RotateOutcome.ROTATED) + 1}"
-    assert await stores[1].rotate("session-1", winner, "token-99") is RotateOutcome.INVALID
+    assert await stores[1].rotate("session-1", winner, "token-99", **USED) is RotateOutcome.INVALID
 
 
 async def test_a_retried_rotation_is_not_mistaken_for_reuse(
     stores: list[RedisTokenStore],
 ) -> None:
     assert await stores[0].start_session(new_session())
-    assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
     # The same call again, as redis-py's retry sends it when the first reply was lost.
-    assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
-    assert await stores[1].rotate("session-1", "token-1", "token-2") is RotateOutcome.ROTATED
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
+    assert (
+        await stores[1].rotate("session-1", "token-1", "token-2", **USED) is RotateOutcome.ROTATED
+    )
 
 
 async def test_an_expired_session_cannot_rotate(stores: list[RedisTokenStore]) -> None:
     assert await stores[0].start_session(new_session(ends_in=-1))
-    assert await stores[0].rotate("session-1", "token-0", "token-1") is RotateOutcome.INVALID
+    assert (
+        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    )
 
 
 async def test_no_session_starts_under_credentials_older_than_a_change(
@@ -151,7 +167,9 @@ async def test_a_session_of_older_credentials_cannot_rotate(
     # The version raised without the revocation that normally comes with it (say the
     # revocation half of a change failed): the rotation check still catches the session.
     redis_client.set(f"{REDIS_KEY_PREFIX}credentials:user-1", 1)
-    assert await stores[1].rotate("session-1", "token-0", "token-1") is RotateOutcome.INVALID
+    assert (
+        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    )
 
 
 async def test_the_users_index_outlives_every_session_it_lists(
@@ -165,7 +183,7 @@ async def test_the_users_index_outlives_every_session_it_lists(
     session_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}session:long")
     assert index_expires >= session_expires > time.time() + 86400
     await stores[1].revoke_user("user-1")
-    assert await stores[0].rotate("long", "token-0", "token-1") is RotateOutcome.INVALID
+    assert await stores[0].rotate("long", "token-0", "token-1", **USED) is RotateOutcome.INVALID
 
 
 async def test_the_store_enforces_the_absolute_end_too(
@@ -182,7 +200,9 @@ async def test_revoking_another_users_session_does_nothing(
 ) -> None:
     assert await stores[0].start_session(new_session())
     await stores[0].revoke_session("session-1", "user-2")
-    assert await stores[1].rotate("session-1", "token-0", "token-1") is RotateOutcome.ROTATED
+    assert (
+        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    )
 
 
 async def test_reuse_on_one_worker_revokes_the_session_on_another(
@@ -354,3 +374,19 @@ async def test_redis_going_down_fails_closed_and_service_comes_back_by_itself(
             await client.post("/auth/refresh", json={"refresh_token": kept["refresh_token"]})
         ).status_code == 200
         assert (await login(client)).status_code == 200
+
+
+async def test_revoking_a_user_keeps_only_the_session_that_changed_the_password(
+    stores: list[RedisTokenStore],
+) -> None:
+    for session_id in ("caller", "other"):
+        assert await stores[0].start_session(new_session(session_id=session_id))
+    await stores[1].revoke_user("user-1", credentials_version=1, keep_session="caller")
+    assert await stores[0].rotate("caller", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
+    assert await stores[0].rotate("other", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    assert [session.session_id for session in await stores[1].list_sessions("user-1")] == ["caller"]
+    # Another change came in between (version 2): the caller's session, still at 1, is not
+    # the one the change at version 3 replaced, and ends with the rest.
+    await stores[1].revoke_user("user-1", credentials_version=3, keep_session="caller")
+    assert await stores[0].rotate("caller", "token-1", "token-2", **USED) is RotateOutcome.INVALID
+    assert await stores[1].list_sessions("user-1") == []

@@ -23,6 +23,11 @@ AuditEvent = Literal[
     # POST /auth/revoke (RFC 7009) ended a session.
     "token_revoked",
     "sessions_revoked",
+    # DELETE /auth/sessions/{id}: the user ended one of their sessions.
+    "session_ended",
+    # POST /users/me/password: the user changed their password, or failed to.
+    "password_changed",
+    "password_change_failed",
     # Sign-ups, where the project has registration.
     "user_registered",
     "registration_refused",

@@ -30,6 +30,7 @@ from .auth.revocation import install_revocation
 from .auth.router import install_auth_routes
 from .auth.service import AuthService
 from .auth.services import Services
+from .auth.sessions_router import install_sessions_routes
 from .auth.stores.{{ cookiecutter.token_store }} import build_backend
 from .auth.transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import build_authenticator
 from .auth.users_router import install_users_routes
@@ -80,6 +81,7 @@ PARTS: tuple[Install, ...] = (
     install_root_routes,
     install_users_routes,
     install_auth_routes,
+    install_sessions_routes,
     install_revocation,
 {%- if cookiecutter.allow_registration %}
     install_registration,

@@ -67,8 +67,13 @@ class AccountService:
         reason: str,
         client: str | None,
         credentials_version: int | None = None,
+        keep_session: str | None = None,
     ) -> None:
         """End every session of the user, in every worker; after a credentials change, pass
-        the user's new `credentials_version` so no login checked before it can start one."""
-        await self._store.revoke_user(user_id, credentials_version=credentials_version)
+        the user's new `credentials_version` so no login checked before it can start one.
+        `keep_session` is the session that made the change itself, which goes on
+        (TokenStore.revoke_user says when)."""
+        await self._store.revoke_user(
+            user_id, credentials_version=credentials_version, keep_session=keep_session
+        )
         audit("sessions_revoked", user_id=user_id, reason=reason, client=client)

@@ -149,12 +149,17 @@ async def recent_login(claims: CurrentClaims, settings: SettingsDep) -> Claims:
 
 
 RecentClaims = Annotated[Claims, Depends(recent_login)]
+# Routes about the caller's own account: the `profile` scope...
+ProfileClaims = Annotated[Claims, Security(bearer_auth, scopes=["profile"])]
+# ...and changing it: a recent login too (a stolen access token alone must not end the
+# owner's sessions or take over the password).
+RecentProfileClaims = Annotated[Claims, Security(recent_login, scopes=["profile"])]
 # Administration (the `admin` scope) always needs a recent login as well.
 AdminClaims = Annotated[Claims, Security(recent_login, scopes=["admin"])]
 
 
 async def get_current_user(
-    claims: Annotated[Claims, Security(bearer_auth, scopes=["profile"])],
+    claims: ProfileClaims,
     cache: UserCacheDep,
     sessionmaker: SessionmakerDep,
 ) -> UserSnapshot:

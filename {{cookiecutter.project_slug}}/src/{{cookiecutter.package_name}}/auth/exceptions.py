@@ -44,3 +44,12 @@ class InvalidScopeError(Exception):
 
 class InvalidRefreshTokenError(Exception):
     """The refresh token is invalid, expired, revoked or was already used."""
+
+
+class UnknownSessionError(LookupError):
+    """Not a live session of the caller's: unknown, another user's, ended or over (which one
+    is deliberately not said)."""
+
+
+class WrongPasswordError(Exception):
+    """The current password given to change it is not the account's password."""

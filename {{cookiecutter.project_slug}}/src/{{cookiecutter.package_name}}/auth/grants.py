@@ -116,8 +116,11 @@ def requested_scopes(scope: str | None) -> frozenset[str] | None:
     return scopes
 
 
-async def exchange(grant: Grant, auth: AuthService, *, client: str | None) -> IssuedTokens:
-    """Tokens for a grant, through the same AuthService calls as /auth/refresh.
+async def exchange(
+    grant: Grant, auth: AuthService, *, client: str | None, user_agent: str | None
+) -> IssuedTokens:
+    """Tokens for a grant, through the same AuthService calls as /auth/refresh; `client` and
+    `user_agent` are the caller's, recorded with the session.
 
     A wrong password (or unknown user) and a bad, spent or expired refresh token are all
     `invalid_grant` (section 5.2); scopes the user or the refresh token may not have are
@@ -127,14 +130,20 @@ async def exchange(grant: Grant, auth: AuthService, *, client: str | None) -> Is
         if isinstance(grant, PasswordGrant):
             try:
                 return await auth.login(
-                    grant.username, grant.password, client=client, scopes=grant.scopes
+                    grant.username,
+                    grant.password,
+                    client=client,
+                    user_agent=user_agent,
+                    scopes=grant.scopes,
                 )
             except InvalidLoginError:
                 raise OAuth2RequestError(
                     "invalid_grant", "Incorrect username or password"
                 ) from None
         try:
-            return await auth.refresh(grant.refresh_token, client=client, scopes=grant.scopes)
+            return await auth.refresh(
+                grant.refresh_token, client=client, user_agent=user_agent, scopes=grant.scopes
+            )
         except InvalidRefreshTokenError:
             raise OAuth2RequestError("invalid_grant", "Invalid or expired refresh token") from None
     except InvalidScopeError:

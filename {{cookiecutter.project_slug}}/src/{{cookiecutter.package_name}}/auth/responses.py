@@ -12,6 +12,20 @@ Responses = dict[int | str, dict[str, Any]]
 UNAUTHORIZED: Responses = {
     401: {"model": ErrorResponse, "description": "Missing, invalid or expired credentials"}
 }
+# A token without a scope the route declares (RFC 6750 section 3.1: insufficient_scope).
+FORBIDDEN: Responses = {
+    403: {"model": ErrorResponse, "description": "The token lacks a scope this route needs"}
+}
+# Not one of the caller's: unknown, someone else's or gone, deliberately alike.
+NOT_FOUND: Responses = {404: {"model": ErrorResponse, "description": "No such resource"}}
+# RFC 9470: the login is older than FRESH_AUTH_MINUTES; log in again (`max_age`).
+STALE_LOGIN: Responses = {
+    401: {
+        "model": ErrorResponse,
+        "description": "Missing, invalid or expired credentials, or a login older than "
+        "FRESH_AUTH_MINUTES (`insufficient_user_authentication`, RFC 9470)",
+    }
+}
 THROTTLED: Responses = {
     429: {"model": ErrorResponse, "description": "Too many failed attempts; see Retry-After"}
 }
@@ -35,6 +49,20 @@ TOKEN_ERRORS: Responses = {
     },
     413: UNREADABLE_BODY[413],
 }
+
+
+def combined(*tables: Responses) -> Responses:
+    """The tables as one; a status in several keeps the first model and every description,
+    so no answer's explanation is lost to another's (`|` keeps only the last)."""
+    merged: Responses = {}
+    for table in tables:
+        for status_code, answer in table.items():
+            if status_code in merged:
+                first = merged[status_code]
+                description = f"{first['description']}; or {answer['description']}"
+                answer = first | {"description": description}
+            merged[status_code] = answer
+    return merged
 
 
 def too_many_attempts(error: ThrottledError, detail: str) -> HTTPException:

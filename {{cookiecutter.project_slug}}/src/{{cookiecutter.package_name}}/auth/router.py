@@ -27,6 +27,7 @@ from .responses import (
 )
 from .schemas import LogoutRequest, TokenRequest
 from .services import Services
+from .session_details import UserAgent
 from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims, TokenBody
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -52,6 +53,7 @@ async def login(
     request: Request,
     response: Response,
     client: ClientAddress,
+    user_agent: UserAgent,
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
     form: Annotated[TokenRequest, Form()],
@@ -63,7 +65,7 @@ async def login(
     try:
         sent = [name for name, _ in (await request.form()).multi_items()]
         grant = read_grant(form, repeated_parameters(sent))
-        issued = await exchange(grant, auth, client=client)
+        issued = await exchange(grant, auth, client=client, user_agent=user_agent)
     except OAuth2RequestError as exc:
         return exc.response()
     except ThrottledError as exc:
@@ -80,6 +82,7 @@ async def refresh(
     request: Request,
     response: Response,
     client: ClientAddress,
+    user_agent: UserAgent,
     auth: AuthServiceDep,
     authenticator: AuthenticatorDep,
     refresh_token: RefreshTokenIn,
@@ -87,7 +90,7 @@ async def refresh(
     """Trade a refresh token for a new pair. Each refresh token works once: presenting a used
     one again is treated as theft and ends the whole session."""
     try:
-        issued = await auth.refresh(refresh_token, client=client)
+        issued = await auth.refresh(refresh_token, client=client, user_agent=user_agent)
     except InvalidRefreshTokenError:
         raise unauthorized(token_sent=True) from None
     return _token_response(response, authenticator.tokens_issued(request, response, issued))

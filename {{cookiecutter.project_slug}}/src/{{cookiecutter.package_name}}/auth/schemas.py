@@ -1,9 +1,11 @@
 """Request and response bodies of the auth endpoints."""
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from ..security.passwords import MAX_PASSWORD_LENGTH
 from ..security.tokens import MAX_TOKEN_LENGTH
 
 
@@ -72,3 +74,25 @@ class AuthorizationServerMetadata(BaseModel):
     response_types_supported: list[str]
     token_endpoint_auth_methods_supported: list[str]
     revocation_endpoint_auth_methods_supported: list[str]
+
+
+class SessionPublic(BaseModel):
+    """One of the caller's live sessions (GET /auth/sessions)."""
+
+    id: str = Field(description="The session id: the `sid` claim of its tokens.")
+    created_at: datetime = Field(description="When the session's login happened.")
+    last_used_at: datetime = Field(description="Its login or latest refresh.")
+    client: str | None = Field(description="The address of that login or refresh, if known.")
+    user_agent: str | None = Field(
+        description="The User-Agent of that login or refresh (at most 256 characters)."
+    )
+    current: bool = Field(description="Whether this is the session making the request.")
+
+
+class PasswordChangeRequest(BaseModel):
+    """POST /users/me/password. Unknown fields are refused (mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    new_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]

@@ -1,4 +1,4 @@
-"""Login, refresh and logout: the rules, independent of HTTP.
+"""Login, refresh, logout and the user's own sessions: the rules, independent of HTTP.
 
 The router translates these exceptions into status codes; the CLI and tests can drive the
 same rules without a request.
@@ -17,8 +17,14 @@ from ..users import repository as users
 from ..users.models import User
 from ..users.roles import scopes_of
 from . import claims as token_claims
-from .exceptions import InvalidLoginError, InvalidRefreshTokenError, InvalidScopeError
-from .stores.interface import NewSession, RotateOutcome, TokenStore
+from .exceptions import (
+    InvalidLoginError,
+    InvalidRefreshTokenError,
+    InvalidScopeError,
+    UnknownSessionError,
+)
+from .session_details import MAX_CLIENT_LENGTH, MAX_USER_AGENT_LENGTH, bounded
+from .stores.interface import NewSession, RotateOutcome, SessionInfo, TokenStore
 
 
 class AuthService:
@@ -42,9 +48,11 @@ class AuthService:
         password: str,
         *,
         client: str | None,
+        user_agent: str | None,
         scopes: frozenset[str] | None = None,
     ) -> IssuedTokens:
-        """Check the password and start a new session; `client` is the caller's address.
+        """Check the password and start a new session; `client` is the caller's address and
+        `user_agent` its User-Agent, both recorded for the user's list of sessions.
 
         The tokens grant the `scopes` asked for that the user's role allows, or all of those
         when none are asked for. ThrottledError when a limit is reached, InvalidScopeError
@@ -77,7 +85,7 @@ class AuthService:
         if not granted and scopes is not None:
             audit("login_failed", user_id=str(user.id), client=client, reason="scope")
             raise InvalidScopeError
-        issued = await self._start_session(user, client, granted)
+        issued = await self._start_session(user, client, user_agent, granted)
         if new_hash is not None:
             async with self._sessionmaker() as db:
                 await users.replace_password_hash(
@@ -89,7 +97,7 @@ class AuthService:
         return issued
 
     async def _start_session(
-        self, user: User, client: str | None, scopes: frozenset[str]
+        self, user: User, client: str | None, user_agent: str | None, scopes: frozenset[str]
     ) -> IssuedTokens:
         """Issue the first token pair of a new session for `user`, whose password was checked.
 
@@ -107,6 +115,8 @@ class AuthService:
             refresh_token_id=issued.refresh_token_id,
             expires_at=self._tokens.session_end(auth_time),
             credentials_version=user.credentials_version,
+            client=bounded(client, MAX_CLIENT_LENGTH),
+            user_agent=bounded(user_agent, MAX_USER_AGENT_LENGTH),
         )
         if not await self._store.start_session(session):
             audit("login_failed", user_id=str(user.id), client=client, reason="credentials_changed")
@@ -118,9 +128,11 @@ class AuthService:
         refresh_token: str,
         *,
         client: str | None,
+        user_agent: str | None,
         scopes: frozenset[str] | None = None,
     ) -> IssuedTokens:
-        """Trade a refresh token for a new pair; the old refresh token is spent.
+        """Trade a refresh token for a new pair; the old refresh token is spent, and the
+        session records `client` and `user_agent` as its last use.
 
         The new tokens grant the login's scopes, or the `scopes` asked for, which must be
         among them (InvalidScopeError otherwise, and the refresh token is not spent).
@@ -149,7 +161,11 @@ class AuthService:
             token_claims.custom_claims(user),
         )
         outcome = await self._store.rotate(
-            claims.session_id, claims.token_id, issued.refresh_token_id
+            claims.session_id,
+            claims.token_id,
+            issued.refresh_token_id,
+            client=bounded(client, MAX_CLIENT_LENGTH),
+            user_agent=bounded(user_agent, MAX_USER_AGENT_LENGTH),
         )
         if outcome is RotateOutcome.REUSED:
             audit(
@@ -204,6 +220,27 @@ class AuthService:
         await self._store.revoke_session(claims.session_id, claims.user_id)
         audit("token_revoked", user_id=claims.user_id, session_id=claims.session_id, client=client)
         return True
+
+    async def sessions(self, user_id: str) -> list[SessionInfo]:
+        """The user's live sessions, oldest first."""
+        return await self._store.list_sessions(user_id)
+
+    async def end_session(self, caller: Claims, session_id: str, *, client: str | None) -> None:
+        """End one of the caller's sessions, which may be the calling one.
+
+        UnknownSessionError, the same for every reason, when it is not a live session of
+        theirs: unknown, another user's, already ended or over. Nothing is revealed, so
+        session ids cannot be probed.
+        """
+        if not await self._store.revoke_session(session_id, caller.user_id):
+            raise UnknownSessionError
+        audit(
+            "session_ended",
+            user_id=caller.user_id,
+            session_id=session_id,
+            client=client,
+            reason="current" if session_id == caller.session_id else "other",
+        )
 
 
 def _grant(allowed: frozenset[str], requested: frozenset[str] | None) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """The rules a new password must pass, following NIST SP 800-63B section 5.1.1.2 and the OWASP
 Authentication Cheat Sheet: long enough, not only whitespace, not the username or the service's
 name ("context-specific words"), not a known common password, not mostly repeated or sequential
-characters. Registration and the command line (`create-user`, `set-password`) apply the same.
+characters. Registration, POST /users/me/password and the command line (`create-user`,
+`set-password`) apply the same.
 
 There are deliberately no composition rules ("one digit, one symbol"): they push people to
 `Password1!`, which the common-password check then refuses anyway.

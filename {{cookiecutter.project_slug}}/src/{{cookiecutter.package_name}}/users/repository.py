@@ -97,6 +97,22 @@ async def change_password(session: AsyncSession, user_id: uuid.UUID, password_ha
     return await _change_credentials(session, user_id, password_hash=password_hash)
 
 
+async def change_password_if_current(
+    session: AsyncSession, user_id: uuid.UUID, password_hash: str, *, verified: str
+) -> int | None:
+    """Store a new password hash for an active user whose stored hash is still `verified`
+    (the one the current password was just checked against); returns the new credentials
+    version, or None when the password or account changed meanwhile and nothing was stored."""
+    version = await session.scalar(
+        update(User)
+        .where(User.id == user_id, User.password_hash == verified, User.is_active.is_(True))
+        .values(credentials_version=User.credentials_version + 1, password_hash=password_hash)
+        .returning(User.credentials_version)
+    )
+    await session.commit()
+    return version
+
+
 async def set_active(session: AsyncSession, user_id: uuid.UUID, *, active: bool) -> int:
     """Activate or deactivate the user; returns the user's new credentials version."""
     return await _change_credentials(session, user_id, is_active=active)

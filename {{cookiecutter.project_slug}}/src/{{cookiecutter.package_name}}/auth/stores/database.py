@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Row, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,7 +28,7 @@ from ...security.database_throttle import DatabaseAttemptLog
 from ...security.revocation import RevokedSessions
 from ...users.models import User
 from .database_tables import AuthSession, Revocation, RevocationCounter
-from .interface import NewSession, RotateOutcome, StoreBackend
+from .interface import NewSession, RotateOutcome, SessionInfo, StoreBackend
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ logger = logging.getLogger(__name__)
 _REVOCATION_MARGIN_SECONDS = 60
 _PURGE_EVERY_SECONDS = 600.0
 _COUNTER_ID = 1
+
+
+def _live() -> tuple[ColumnElement[bool], ...]:
+    """A session that may still refresh: not revoked, not over, under current credentials."""
+    return (
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > database_now(),
+        _issued_under_current_credentials(),
+    )
 
 
 def _issued_under_current_credentials() -> ColumnElement[bool]:
@@ -89,31 +98,43 @@ class DatabaseTokenStore:
             )
             if claimed.rowcount != 1:
                 return False
-            db.add(
-                AuthSession(
+            await db.execute(
+                insert(AuthSession).values(
                     id=session.session_id,
                     user_id=user_id,
                     current_token_id=session.refresh_token_id,
                     credentials_version=session.credentials_version,
-                    created_at=time.time(),
+                    created_at=database_now(),
+                    last_used_at=database_now(),
+                    client=session.client,
+                    user_agent=session.user_agent,
                     expires_at=session.expires_at,
                 )
             )
         return True
 
-    async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
+    async def rotate(
+        self,
+        session_id: str,
+        old_token_id: str,
+        new_token_id: str,
+        *,
+        client: str | None,
+        user_agent: str | None,
+    ) -> RotateOutcome:
         async with self._sessionmaker() as db, db.begin():
-            live = (
-                AuthSession.id == session_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > database_now(),
-                _issued_under_current_credentials(),
-            )
+            live = (AuthSession.id == session_id, *_live())
             # Compare-and-swap: of concurrent refreshes with one token, only the first matches.
+            # The same statement records the refresh for the list of sessions: no extra trip.
             result = await db.execute(
                 update(AuthSession)
                 .where(*live, AuthSession.current_token_id == old_token_id)
-                .values(current_token_id=new_token_id)
+                .values(
+                    current_token_id=new_token_id,
+                    last_used_at=database_now(),
+                    client=client,
+                    user_agent=user_agent,
+                )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
@@ -125,20 +146,67 @@ class DatabaseTokenStore:
             await self._revoke(db, AuthSession.id == session_id)
         return RotateOutcome.REUSED
 
-    async def revoke_session(self, session_id: str, user_id: str) -> None:
+    async def list_sessions(self, user_id: str) -> list[SessionInfo]:
+        async with self._sessionmaker() as db:
+            rows = await db.execute(
+                select(
+                    AuthSession.id,
+                    AuthSession.created_at,
+                    AuthSession.last_used_at,
+                    AuthSession.client,
+                    AuthSession.user_agent,
+                )
+                .where(AuthSession.user_id == uuid.UUID(user_id), *_live())
+                .order_by(AuthSession.created_at, AuthSession.id)
+            )
+            return [SessionInfo(*row) for row in rows]
+
+    async def revoke_session(self, session_id: str, user_id: str) -> bool:
         async with self._sessionmaker() as db, db.begin():
-            await self._revoke(
+            revoked = await self._revoke(
                 db, AuthSession.id == session_id, AuthSession.user_id == uuid.UUID(user_id)
             )
+        return any(expires_at > revoked_at for _, revoked_at, expires_at in revoked)
 
-    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+    async def revoke_user(
+        self,
+        user_id: str,
+        *,
+        credentials_version: int | None = None,
+        keep_session: str | None = None,
+    ) -> None:
         # The version lives on the user's row, which the caller changed before calling:
-        # start_session and rotate read it there, in their own transactions.
+        # start_session and rotate read it there, in their own transactions. So between that
+        # change and this transaction, a refresh of `keep_session` itself is refused (INVALID,
+        # its token not spent); a retry after this commit succeeds.
+        owner = AuthSession.user_id == uuid.UUID(user_id)
         async with self._sessionmaker() as db, db.begin():
-            await self._revoke(db, AuthSession.user_id == uuid.UUID(user_id))
+            kept = 0
+            if keep_session is not None and credentials_version is not None:
+                # Re-stamped in the transaction that revokes the others: the session that
+                # changed the password goes on under the new version, and no other does.
+                kept = (
+                    await db.execute(
+                        update(AuthSession)
+                        .where(
+                            owner,
+                            AuthSession.id == keep_session,
+                            AuthSession.credentials_version == credentials_version - 1,
+                            AuthSession.revoked_at.is_(None),
+                            AuthSession.expires_at > database_now(),
+                        )
+                        .values(credentials_version=credentials_version)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).rowcount
+            others = (AuthSession.id != keep_session,) if kept == 1 else ()
+            await self._revoke(db, owner, *others)
 
-    async def _revoke(self, db: AsyncSession, *where: ColumnElement[bool]) -> None:
-        """Mark the live sessions matching `where` revoked and log them, in `db`'s transaction.
+    async def _revoke(
+        self, db: AsyncSession, *where: ColumnElement[bool]
+    ) -> Sequence[Row[tuple[str, float, int]]]:
+        """Mark the live sessions matching `where` revoked and log them, in `db`'s transaction;
+        returns their ids, revocation times and ends.
 
         The log's numbers are taken last, just before the commit, so the counter's row is
         locked for as short a time as possible.
@@ -148,12 +216,12 @@ class DatabaseTokenStore:
                 update(AuthSession)
                 .where(*where, AuthSession.revoked_at.is_(None))
                 .values(revoked_at=database_now())
-                .returning(AuthSession.id, AuthSession.revoked_at)
+                .returning(AuthSession.id, AuthSession.revoked_at, AuthSession.expires_at)
                 .execution_options(synchronize_session=False)
             )
         ).all()
         if not rows:
-            return
+            return rows
         statement = upsert(db, RevocationCounter).values(id=_COUNTER_ID, seq=len(rows))
         last = await db.scalar(
             statement.on_conflict_do_update(
@@ -168,11 +236,12 @@ class DatabaseTokenStore:
                 session_id=session_id,
                 until=revoked_at + self._access_ttl + _REVOCATION_MARGIN_SECONDS,
             )
-            for number, (session_id, revoked_at) in enumerate(rows, start=1)
+            for number, (session_id, revoked_at, _) in enumerate(rows, start=1)
         ]
         db.add_all(entries)
         # Refused by this worker at once; the others learn it from their next poll.
         self._apply(entries)
+        return rows
 
     def _apply(self, entries: Sequence[Revocation]) -> None:
         for entry in entries:

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...db import Base
+from ..session_details import MAX_CLIENT_LENGTH, MAX_USER_AGENT_LENGTH
 
 
 class AuthSession(Base):
@@ -20,7 +21,13 @@ class AuthSession(Base):
     current_token_id: Mapped[str] = mapped_column(String(32))
     # The user's credentials version at login: the session rotates only while it is current.
     credentials_version: Mapped[int] = mapped_column(Integer)
+    # Database time of the login, and of the login or last refresh, with the address and
+    # User-Agent of that request (auth/session_details.py bounds them): the user's list of
+    # sessions shows them.
     created_at: Mapped[float] = mapped_column(Float)
+    last_used_at: Mapped[float] = mapped_column(Float)
+    client: Mapped[str | None] = mapped_column(String(MAX_CLIENT_LENGTH))
+    user_agent: Mapped[str | None] = mapped_column(String(MAX_USER_AGENT_LENGTH))
     # Absolute end of the session (login + REFRESH_TOKEN_DAYS), never extended by refreshing.
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[float | None] = mapped_column(Float)

@@ -32,6 +32,23 @@ class NewSession:
     # Absolute end of the session (login + REFRESH_TOKEN_DAYS), never extended by refreshing.
     expires_at: int
     credentials_version: int
+    # Where the login came from and with what (auth/session_details.py bounds both), shown
+    # to the user in their list of sessions.
+    client: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A live session as its user sees it in GET /auth/sessions. Times are seconds since the
+    epoch by the store's clock; `last_used_at`, `client` and `user_agent` are the login's or
+    the last refresh's."""
+
+    session_id: str
+    created_at: float
+    last_used_at: float
+    client: str | None
+    user_agent: str | None
 
 
 class TokenStore(Protocol):
@@ -44,21 +61,51 @@ class TokenStore(Protocol):
         False, and nothing recorded, when the password or account state changed meanwhile.
         """
 
-    async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
-        """Atomically retire `old_token_id` and register `new_token_id` in its place.
+    async def rotate(
+        self,
+        session_id: str,
+        old_token_id: str,
+        new_token_id: str,
+        *,
+        client: str | None,
+        user_agent: str | None,
+    ) -> RotateOutcome:
+        """Atomically retire `old_token_id` and register `new_token_id` in its place, and
+        record the refresh (time, `client`, `user_agent`) in the same step.
 
         Of several concurrent calls with the same old token, at most one returns ROTATED; none
         does once the user's credentials changed after the session started.
         """
 
-    async def revoke_session(self, session_id: str, user_id: str) -> None:
-        """Revoke one session of `user_id` (other users' sessions are left alone)."""
+    async def list_sessions(self, user_id: str) -> list[SessionInfo]:
+        """The user's live sessions (not revoked, not past their absolute end, issued under
+        the current credentials), oldest first."""
 
-    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+    async def revoke_session(self, session_id: str, user_id: str) -> bool:
+        """Revoke one session of `user_id` (other users' sessions are left alone).
+
+        True when it was live until now: not revoked before and not past its absolute end.
+        A session past its end is still revoked (its last access token may yet be valid), but
+        answers False, like an unknown one or another user's.
+        """
+
+    async def revoke_user(
+        self,
+        user_id: str,
+        *,
+        credentials_version: int | None = None,
+        keep_session: str | None = None,
+    ) -> None:
         """Revoke every session of a user (logout everywhere, password change).
 
         `credentials_version`, after a credentials change, is the user's new version: from
         then on no session of an older version may start or rotate, wherever it was checked.
+
+        `keep_session` (with `credentials_version`) is the session that made the change: in
+        the same atomic step it is re-stamped with the new version instead of revoked, so its
+        refresh token keeps working. Only if it is live and was issued under the version just
+        before (`credentials_version - 1`): after any other change in between it is revoked
+        like the rest.
         """
 
     async def open(self) -> None:

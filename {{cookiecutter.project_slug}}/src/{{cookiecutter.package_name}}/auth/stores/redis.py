@@ -1,10 +1,12 @@
 """The token store kept in Redis: sessions, their refresh tokens, revocations.
 
 Keys (all under REDIS_KEY_PREFIX, so several services can share one Redis):
-  session:<sid>       hash {user, current, expires_at, cv}; expires on its own after the
-                      session's last access token could have
-  user:<uid>          set of the user's session ids, for "log out everywhere"; it lives at
-                      least as long as the longest-lived session it lists
+  session:<sid>       hash {user, current, expires_at, cv, created_at, last_used_at, client,
+                      user_agent}; expires on its own after the session's last access token
+                      could have. `client` and `user_agent` are '' when unknown
+  user:<uid>          set of the user's session ids, for "log out everywhere" and the list
+                      of sessions; it lives at least as long as the longest-lived session it
+                      lists
   credentials:<uid>   the user's credentials version, written on every password or account
                       change: a session of an older version can neither start nor rotate
   revoked             sorted set sid -> time until which the session's access tokens must be
@@ -42,7 +44,7 @@ from ...config import Settings
 from ...security.redis_throttle import RedisAttemptLog
 from ...security.revocation import RevokedSessions
 from ..exceptions import AuthenticationError
-from .interface import NewSession, RotateOutcome, StoreBackend
+from .interface import NewSession, RotateOutcome, SessionInfo, StoreBackend
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +99,8 @@ local function credentials_version(user)
 end
 """
 
-# ARGV: prefix, keep, user id, session id, refresh token id, expires_at, credentials version.
+# ARGV: prefix, keep, user id, session id, refresh token id, expires_at, credentials version,
+# client, user agent.
 _START_SESSION_LUA = (
     _PRELUDE
     + """
@@ -109,7 +112,11 @@ local key = prefix .. 'session:' .. sid
 -- Kept past the session's end for as long as its last access token can live, so a logout
 -- then still revokes that token.
 local keep = tonumber(ARGV[6]) + tonumber(ARGV[2])
-redis.call('HSET', key, 'user', user, 'current', ARGV[5], 'expires_at', ARGV[6], 'cv', cv)
+local stamp = string.format('%.6f', now)
+redis.call(
+  'HSET', key, 'user', user, 'current', ARGV[5], 'expires_at', ARGV[6], 'cv', cv,
+  'created_at', stamp, 'last_used_at', stamp, 'client', ARGV[8], 'user_agent', ARGV[9]
+)
 redis.call('EXPIREAT', key, keep)
 redis.call('SADD', prefix .. 'user:' .. user, sid)
 keep_until(prefix .. 'user:' .. user, keep)
@@ -117,7 +124,7 @@ return 1
 """
 )
 
-# ARGV: prefix, keep, old token id, new token id, session id.
+# ARGV: prefix, keep, old token id, new token id, session id, client, user agent.
 _ROTATE_LUA = (
     _PRELUDE
     + """
@@ -132,7 +139,11 @@ if credentials_version(session[3]) > tonumber(session[4] or '0') then
   return 'invalid'
 end
 if session[1] == ARGV[3] then
-  redis.call('HSET', key, 'current', ARGV[4])
+  -- The refresh is recorded for the list of sessions in the same step.
+  redis.call(
+    'HSET', key, 'current', ARGV[4], 'last_used_at', string.format('%.6f', now),
+    'client', ARGV[6], 'user_agent', ARGV[7]
+  )
   return 'rotated'
 end
 if session[1] == ARGV[4] then
@@ -145,29 +156,71 @@ return 'reused'
 """
 )
 
-# ARGV: prefix, keep, user id, session id.
+# ARGV: prefix, keep, user id, session id. Returns {1 if the session was live, revoked}.
 _REVOKE_SESSION_LUA = (
     _PRELUDE
     + """
-if redis.call('HGET', prefix .. 'session:' .. ARGV[4], 'user') ~= ARGV[3] then
-  return {}
+local session = redis.call('HMGET', prefix .. 'session:' .. ARGV[4], 'user', 'expires_at')
+if session[1] ~= ARGV[3] then
+  return {0, {}}
 end
-return revoke({ARGV[4]})
+-- Past its end it is still revoked (its last access token may yet be valid), but was not live.
+local live = tonumber(session[2]) > now and 1 or 0
+return {live, revoke({ARGV[4]})}
 """
 )
 
-# ARGV: prefix, keep, user id, and the user's new credentials version or ''.
+# ARGV: prefix, keep, user id, the user's new credentials version or '', the session to keep
+# or ''.
 _REVOKE_USER_LUA = (
     _PRELUDE
     + """
-local user = ARGV[3]
-if ARGV[4] ~= '' and tonumber(ARGV[4]) > credentials_version(user) then
+local user, version, keep = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+if version and version > credentials_version(user) then
   -- Kept for good: one small key per user whose credentials ever changed.
-  redis.call('SET', prefix .. 'credentials:' .. user, ARGV[4])
+  redis.call('SET', prefix .. 'credentials:' .. user, version)
 end
-local sessions = redis.call('SMEMBERS', prefix .. 'user:' .. user)
-redis.call('DEL', prefix .. 'user:' .. user)
-return revoke(sessions)
+local index = prefix .. 'user:' .. user
+local sessions = redis.call('SMEMBERS', index)
+redis.call('DEL', index)
+local ended = {}
+for _, sid in ipairs(sessions) do
+  local session = redis.call('HMGET', prefix .. 'session:' .. sid, 'user', 'cv', 'expires_at')
+  if sid == keep and version and session[1] == user
+      and tonumber(session[2]) == version - 1 and credentials_version(user) == version
+      and tonumber(session[3]) > now then
+    -- The session that changed the credentials goes on under the new version, re-stamped in
+    -- the step that records the version and ends the others.
+    redis.call('HSET', prefix .. 'session:' .. sid, 'cv', version)
+    redis.call('SADD', index, sid)
+    keep_until(index, tonumber(session[3]) + tonumber(ARGV[2]))
+  else
+    table.insert(ended, sid)
+  end
+end
+return revoke(ended)
+"""
+)
+
+# ARGV: prefix, keep, user id. Returns {sid, created_at, last_used_at, client, user_agent}
+# for each live session.
+_LIST_SESSIONS_LUA = (
+    _PRELUDE
+    + """
+local user = ARGV[3]
+local current = credentials_version(user)
+local listed = {}
+for _, sid in ipairs(redis.call('SMEMBERS', prefix .. 'user:' .. user)) do
+  local session = redis.call(
+    'HMGET', prefix .. 'session:' .. sid,
+    'user', 'expires_at', 'cv', 'created_at', 'last_used_at', 'client', 'user_agent'
+  )
+  if session[1] == user and tonumber(session[2]) > now
+      and tonumber(session[3] or '0') >= current then
+    table.insert(listed, {sid, session[4], session[5], session[6], session[7]})
+  end
+end
+return listed
 """
 )
 
@@ -256,6 +309,7 @@ class RedisTokenStore:
         self._rotate = self._redis.register_script(_ROTATE_LUA)
         self._revoke_session = self._redis.register_script(_REVOKE_SESSION_LUA)
         self._revoke_user = self._redis.register_script(_REVOKE_USER_LUA)
+        self._list_sessions = self._redis.register_script(_LIST_SESSIONS_LUA)
         self._task: asyncio.Task[None] | None = None
 
     def _key(self, *parts: str) -> str:
@@ -279,25 +333,55 @@ class RedisTokenStore:
                 session.refresh_token_id,
                 session.expires_at,
                 session.credentials_version,
+                session.client or "",
+                session.user_agent or "",
             )
         )
         return started == 1
 
-    async def rotate(self, session_id: str, old_token_id: str, new_token_id: str) -> RotateOutcome:
+    async def rotate(
+        self,
+        session_id: str,
+        old_token_id: str,
+        new_token_id: str,
+        *,
+        client: str | None,
+        user_agent: str | None,
+    ) -> RotateOutcome:
         outcome = RotateOutcome(
-            await self._rotate(args=self._args(old_token_id, new_token_id, session_id))
+            await self._rotate(
+                args=self._args(
+                    old_token_id, new_token_id, session_id, client or "", user_agent or ""
+                )
+            )
         )
         if outcome is not RotateOutcome.ROTATED:
             # Refused at once by this worker too (the others learn it from the channel).
             self._revoked.add(session_id, time.time() + self._keep_revoked)
         return outcome
 
-    async def revoke_session(self, session_id: str, user_id: str) -> None:
-        self._apply(await self._revoke_session(args=self._args(user_id, session_id)))
+    async def list_sessions(self, user_id: str) -> list[SessionInfo]:
+        rows = await self._list_sessions(args=self._args(user_id))
+        sessions = [
+            SessionInfo(sid, float(created_at), float(last_used_at), client or None, agent or None)
+            for sid, created_at, last_used_at, client, agent in rows
+        ]
+        return sorted(sessions, key=lambda session: (session.created_at, session.session_id))
 
-    async def revoke_user(self, user_id: str, *, credentials_version: int | None = None) -> None:
+    async def revoke_session(self, session_id: str, user_id: str) -> bool:
+        live, revoked = await self._revoke_session(args=self._args(user_id, session_id))
+        self._apply(revoked)
+        return live == 1
+
+    async def revoke_user(
+        self,
+        user_id: str,
+        *,
+        credentials_version: int | None = None,
+        keep_session: str | None = None,
+    ) -> None:
         version = "" if credentials_version is None else credentials_version
-        self._apply(await self._revoke_user(args=self._args(user_id, version)))
+        self._apply(await self._revoke_user(args=self._args(user_id, version, keep_session or "")))
 
     async def open(self) -> None:
         """Start following revocations; returns once the first attempt to sync is over.
