@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app as cli
-from {{ cookiecutter.package_name }}.config import SettingsError, get_settings
+from {{ cookiecutter.package_name }}.config import Settings, SettingsError, get_settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import key_files
 from {{ cookiecutter.package_name }}.security.key_reloader import KeyReloader
@@ -109,6 +109,14 @@ def _age_next_key(key_path: Path) -> None:
     _age(next_key_path(key_path), settings.jwks_max_age_seconds + settings.key_reload_seconds + 60)
 
 
+def _checked_by_hand(database_url: str, algorithm: str, key_path: Path) -> Settings:
+    """Settings whose background key check never comes round during a test: the test calls
+    `KeyReloader.check()` itself, so nothing depends on timing."""
+    return make_settings(
+        database_url, jwt_algorithm=algorithm, private_key_path=key_path, key_reload_seconds=3600
+    )
+
+
 def _reloader(app: FastAPI) -> KeyReloader:
     reloader = services_of(app).key_reloader
     assert reloader is not None
@@ -140,6 +148,22 @@ async def test_jwks_publishes_the_public_key_that_verifies_our_tokens(
     public_key = jwt.PyJWKSet.from_dict(response.json())[jwk["kid"]].key
     claims = jwt.decode(token, public_key, algorithms=[algorithm], audience="{{ cookiecutter.package_name }}")
     assert claims["type"] == "access"
+
+
+async def test_jwks_and_discovery_are_cached_for_jwks_max_age_seconds(
+    database_url: str, algorithm: str
+) -> None:
+    settings = make_settings(
+        database_url,
+        jwt_algorithm=algorithm,
+        jwt_issuer="https://auth.example.com",
+        jwks_max_age_seconds=42,
+    )
+    async with running(settings) as (_, http):
+        jwks = await http.get("/.well-known/jwks.json")
+        metadata = await http.get("/.well-known/oauth-authorization-server")
+    assert jwks.headers["cache-control"] == "public, max-age=42"
+    assert metadata.headers["cache-control"] == "public, max-age=42"
 
 
 async def test_jwks_is_empty_under_hs256(database_url: str) -> None:
@@ -365,8 +389,7 @@ async def test_a_running_app_takes_up_a_rotation_without_a_restart(
     database_url: str, algorithm: str, key_path: Path
 ) -> None:
     assert _keys("generate")[0] == 0
-    settings = make_settings(database_url, jwt_algorithm=algorithm, private_key_path=key_path)
-    async with running(settings) as (app, http):
+    async with running(_checked_by_hand(database_url, algorithm, key_path)) as (app, http):
         await add_user(app, "alice@example.com")
         before = (await login(http)).json()
         old_kid, next_kid = _kid(before["access_token"]), _next_kid(key_path)
@@ -413,8 +436,7 @@ async def test_a_broken_key_file_mid_run_keeps_the_old_keys(
     broken: str,
 ) -> None:
     assert _keys("generate")[0] == 0
-    settings = make_settings(database_url, jwt_algorithm=algorithm, private_key_path=key_path)
-    async with running(settings) as (app, http):
+    async with running(_checked_by_hand(database_url, algorithm, key_path)) as (app, http):
         await add_user(app, "alice@example.com")
         before = (await login(http)).json()
         kids = await _jwks_kids(http)
@@ -502,9 +524,7 @@ async def test_rotating_to_another_algorithm_keeps_old_tokens_working(
     monkeypatch: pytest.MonkeyPatch, database_url: str, key_path: Path
 ) -> None:
     assert _keys("generate")[0] == 0
-    async with running(
-        make_settings(database_url, jwt_algorithm="EdDSA", private_key_path=key_path)
-    ) as (app, http):
+    async with running(_checked_by_hand(database_url, "EdDSA", key_path)) as (app, http):
         await add_user(app, "alice@example.com")
         before = (await login(http)).json()
         # The staged EdDSA key does not fit ES256: the first rotate stages an ES256 key,

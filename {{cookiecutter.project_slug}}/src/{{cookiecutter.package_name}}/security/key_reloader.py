@@ -27,8 +27,9 @@ from .tokens import TokenService
 
 logger = logging.getLogger(__name__)
 
-# What is compared between checks: each key file's path, modification time and size.
-FileState = tuple[tuple[str, int, int], ...]
+# What is compared between checks: each key file's path, inode, modification time and size.
+# The inode catches a file renamed into place within the file system's timestamp granularity.
+FileState = tuple[tuple[str, int, int, int], ...]
 
 
 def key_file_state(private_key_path: Path) -> FileState:
@@ -44,7 +45,7 @@ def key_file_state(private_key_path: Path) -> FileState:
             stat = path.stat()
         except FileNotFoundError:
             continue
-        state.append((str(path), stat.st_mtime_ns, stat.st_size))
+        state.append((str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size))
     return tuple(state)
 
 
