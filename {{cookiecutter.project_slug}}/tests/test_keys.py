@@ -385,6 +385,22 @@ def test_rotate_without_a_fitting_next_key_stages_one_and_asks_to_wait(
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_rotate_now_without_a_next_key_stages_and_promotes_one(
+    algorithm: str, key_path: Path
+) -> None:
+    assert _keys("generate")[0] == 0
+    old_kid = load_private_key(key_path, algorithm).kid
+    next_key_path(key_path).unlink()
+
+    code, output = _keys("rotate", "--now")
+    assert code == 0, output
+    new_kid = load_private_key(key_path, algorithm).kid
+    assert new_kid != old_kid
+    assert (previous_keys_dir(key_path) / f"{old_kid}.pem").exists()
+    assert _next_kid(key_path) not in {old_kid, new_kid}
+
+
+@pytest.mark.usefixtures("cli_env")
 async def test_a_running_app_takes_up_a_rotation_without_a_restart(
     database_url: str, algorithm: str, key_path: Path
 ) -> None:
