@@ -20,6 +20,9 @@ from pathlib import Path
 ENV_EXAMPLE = Path(".env.example")
 ENV_FILE = Path(".env")
 PRIVATE_KEY = Path("keys/private.pem")
+# The staged next key: published in the JWKS from the first start, it signs only after
+# `keys rotate` promotes it, when every verifier has long had it.
+NEXT_KEY = Path("keys/next.pem")
 
 SECRET_KEY_LINE = re.compile(r"^SECRET_KEY=.*$", re.MULTILINE)
 
@@ -175,11 +178,13 @@ KEY_GENERATORS: dict[str, Callable[[], bytes | None]] = {
 
 
 def write_signing_key(algorithm: str, package_name: str) -> None:
-    """Write keys/private.pem when the algorithm signs with a private key."""
+    """Write keys/private.pem and the staged next key keys/next.pem when the algorithm signs
+    with a private key."""
     if algorithm not in KEY_GENERATORS:
         return
-    key = KEY_GENERATORS[algorithm]()
-    if key is None:
+    generate = KEY_GENERATORS[algorithm]
+    signing, staged = generate(), generate()
+    if signing is None or staged is None:
         print(
             f"WARNING: openssl was not found, so no RSA key was generated. After installing, "
             f"run `python -m {package_name} keys generate`; the app refuses to start until "
@@ -190,7 +195,8 @@ def write_signing_key(algorithm: str, package_name: str) -> None:
     PRIVATE_KEY.parent.mkdir(mode=0o700, exist_ok=True)
     # mkdir's mode is filtered by the umask and ignored for an existing directory.
     PRIVATE_KEY.parent.chmod(0o700)
-    write_private_file(PRIVATE_KEY, key)
+    write_private_file(PRIVATE_KEY, signing)
+    write_private_file(NEXT_KEY, staged)
 
 
 def disabled_option_files(answers: Mapping[str, object]) -> list[Path]:

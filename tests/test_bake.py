@@ -160,13 +160,15 @@ def test_secret_is_git_ignored_and_in_no_tracked_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("algorithm", sorted(KEY_TYPES))
 def test_asymmetric_bake_has_a_private_key_that_git_ignores(tmp_path: Path, algorithm: str) -> None:
     project = bakery.bake(tmp_path, jwt_algorithm=algorithm)
-    key_file = project / "keys" / "private.pem"
-    key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    assert isinstance(key, KEY_TYPES[algorithm])
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    for name in ("private.pem", "next.pem"):
+        key_file = project / "keys" / name
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        assert isinstance(key, KEY_TYPES[algorithm])
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert "PRIVATE_KEY_PATH=keys/private.pem" in (project / ".env").read_text(encoding="utf-8")
     assert bakery.git(project, "init", "--quiet").returncode == 0
-    assert bakery.git(project, "check-ignore", "--quiet", "keys/private.pem").returncode == 0
+    for name in ("private.pem", "next.pem"):
+        assert bakery.git(project, "check-ignore", "--quiet", f"keys/{name}").returncode == 0
 
 
 def test_readme_example_shows_the_chosen_token_lifetime_in_seconds(tmp_path: Path) -> None:

@@ -71,15 +71,18 @@ def test_example_needs_exactly_one_secret_key_line(
         ("RS256", rsa.RSAPrivateKey),
     ],
 )
-def test_asymmetric_algorithm_gets_a_private_key_only_its_owner_reads(
+def test_asymmetric_algorithm_gets_a_signing_and_a_next_key_only_its_owner_reads(
     post_gen_hook: ModuleType, project: Path, algorithm: str, key_type: type
 ) -> None:
     post_gen_hook.write_signing_key(algorithm, "my_service")
-    key_file = project / "keys" / "private.pem"
-    key = load_key(key_file)
-    assert isinstance(key, key_type)
-    assert mode(key_file) == 0o600
-    assert mode(key_file.parent) == 0o700
+    keys = [project / "keys" / name for name in ("private.pem", "next.pem")]
+    for key_file in keys:
+        assert isinstance(load_key(key_file), key_type)
+        assert mode(key_file) == 0o600
+    assert mode(project / "keys") == 0o700
+    # The staged next key is a key of its own, not a copy of the signing key.
+    assert keys[0].read_bytes() != keys[1].read_bytes()
+    assert sorted(path.name for path in (project / "keys").iterdir()) == ["next.pem", "private.pem"]
 
 
 def test_p256_key_is_on_the_right_curve(post_gen_hook: ModuleType) -> None:

@@ -75,6 +75,20 @@ def test_out_of_range_lifetimes_name_the_setting() -> None:
         load_settings(secret_key=secrets.token_urlsafe(48), access_token_minutes=0)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("jwks_max_age_seconds", -1),
+        ("jwks_max_age_seconds", 86401),
+        ("key_reload_seconds", 0),
+        ("key_reload_seconds", 3601),
+    ],
+)
+def test_out_of_range_key_timings_name_the_setting(setting: str, value: int) -> None:
+    with pytest.raises(SettingsError, match=setting.upper()):
+        load_settings(secret_key=secrets.token_urlsafe(48), **{setting: value})
+
+
 def test_the_app_refuses_to_start_with_a_bad_key() -> None:
     with pytest.raises(SettingsError, match="SECRET_KEY"):
         create_app(load_settings(secret_key="changeme"))

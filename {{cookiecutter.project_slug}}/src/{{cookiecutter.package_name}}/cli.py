@@ -23,7 +23,7 @@ from .db import async_database_url, create_engine, create_sessionmaker
 from .db.schema import MIGRATIONS_DIR, DatabaseNotReadyError, check_schema, reachable_revisions
 from .main import create_app
 from .security import key_files
-from .security.keys import load_private_key
+from .security.keys import load_private_key, next_key_path
 from .security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from .users import repository as users
 from .users.password_policy import PasswordPolicy, PasswordRejectedError
@@ -258,7 +258,8 @@ def keys_generate(
         typer.Option("--force", help="Replace an existing key: tokens it signed stop working."),
     ] = False,
 ) -> None:
-    """Write a new signing key to PRIVATE_KEY_PATH, readable by its owner only."""
+    """Write a new signing key to PRIVATE_KEY_PATH and stage the next one beside it (next.pem),
+    both readable by their owner only."""
     settings = _settings()
     path = _private_key_path(settings)
     try:
@@ -270,28 +271,68 @@ def keys_generate(
             "its tokens keep working, or --force to discard it"
         )
     kid = load_private_key(path, settings.jwt_algorithm).kid
-    typer.echo(f"Wrote a new {settings.jwt_algorithm} key to {path} (kid {kid}).")
+    next_kid = key_files.stage_next_key(path, settings.jwt_algorithm)
+    typer.echo(
+        f"Wrote a new {settings.jwt_algorithm} key to {path} (kid {kid}) and staged the next "
+        f"key at {next_key_path(path)} (kid {next_kid})."
+    )
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Sign with a new key from now on; tokens signed with the old one work until they expire.
+def keys_rotate(
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Promote the next key without waiting: only when no service outside this one "
+            "caches the JWKS.",
+        ),
+    ] = False,
+) -> None:
+    """Sign with the staged next key from now on and stage a new one; tokens signed with the
+    old key keep working until they expire.
 
-    Restart the service afterwards: keys are read at start.
+    The next key must have been published for JWKS_MAX_AGE_SECONDS + KEY_RELOAD_SECONDS, so
+    that every verifier's cached JWKS holds it. Running workers take the new keys up within
+    KEY_RELOAD_SECONDS; no restart is needed.
     """
     settings = _settings()
     path = _private_key_path(settings)
-    # A retired key is needed as long as the longest-lived token it signed: a refresh token.
-    keep_seconds = settings.refresh_token_seconds + settings.jwt_leeway_seconds
+    stage_seconds = settings.jwks_max_age_seconds + settings.key_reload_seconds
+    # A retired key is needed as long as the longest-lived token it signed, a refresh token,
+    # and a worker that has not reloaded yet may sign with it for one more reload interval.
+    refresh_seconds = settings.refresh_token_seconds + settings.jwt_leeway_seconds
+    keep_seconds = refresh_seconds + settings.key_reload_seconds
     try:
-        rotation = key_files.rotate(path, settings.jwt_algorithm, keep_seconds=keep_seconds)
+        result = key_files.rotate(
+            path,
+            settings.jwt_algorithm,
+            stage_seconds=stage_seconds,
+            keep_seconds=keep_seconds,
+            now=now,
+        )
+    except key_files.NextKeyTooNewError as exc:
+        _fail(
+            f"the next key (kid {exc.next_kid}) has been published for less than "
+            f"{stage_seconds} seconds (JWKS_MAX_AGE_SECONDS + KEY_RELOAD_SECONDS): verifiers "
+            f"may not have it yet. Run `keys rotate` again in {exc.remaining_seconds} seconds "
+            "(or with --now if no other service caches the JWKS)."
+        )
     except SettingsError as exc:
         _fail(str(exc))
-    for pruned in rotation.pruned:
+    if isinstance(result, key_files.Staged):
+        typer.echo(
+            f"Nothing rotated: {result.reason}. Staged a new next key (kid {result.next_kid}), "
+            f"published from now on; run `keys rotate` again in {result.wait_seconds} seconds "
+            "to start signing with it."
+        )
+        return
+    for pruned in result.pruned:
         typer.echo(f"Deleted {pruned}: every token it signed has expired.")
     typer.echo(
-        f"Retired kid {rotation.retired_kid} (verify-only until its tokens expire); "
-        f"now signing with kid {rotation.new_kid}. Restart the service to use it."
+        f"Now signing with kid {result.new_kid}; retired kid {result.retired_kid} "
+        f"(verify-only until its tokens expire); staged next kid {result.next_kid}. Running "
+        f"workers take this up within {settings.key_reload_seconds} seconds."
     )
 
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default={{ cookiecutter.refresh_token_days }}, ge=1, le=365)
     # Unset: 7 days, or the whole session if REFRESH_TOKEN_DAYS is shorter.
     refresh_idle_hours: int | None = Field(default=None, ge=1, le=365 * 24)
+    # How long verifiers may cache the JWK Set (its Cache-Control max-age). `keys rotate` waits
+    # this long, plus KEY_RELOAD_SECONDS, after staging a key before it lets the key sign.
+    jwks_max_age_seconds: int = Field(default=300, ge=0, le=86400)
+    # How often each worker checks its key files (key-pair algorithms) and takes up a rotation.
+    key_reload_seconds: int = Field(default=10, ge=1, le=3600)
 
     database_url: str = "{{ ('postgresql+asyncpg://postgres@127.0.0.1:5432/' ~ cookiecutter.package_name) if cookiecutter.database == 'postgresql' else ('sqlite+aiosqlite:///./' ~ cookiecutter.package_name ~ '.db') }}"
     # How often each worker syncs its revoked-session list with the token store (Redis: how

@@ -40,6 +40,7 @@ from .db import create_engine, create_sessionmaker
 from .db.schema import DatabaseNotReadyError, check_schema
 from .docs import install_docs
 from .logs import configure_logging
+from .security.key_reloader import KeyReloader, key_file_state
 from .security.keys import load_keys
 from .security.passwords import PasswordHasher
 from .security.throttle import LoginThrottle
@@ -96,6 +97,9 @@ PARTS: tuple[Install, ...] = (
 
 def build_services(settings: Settings) -> Services:
     """Every service of one app. Fails fast (SettingsError) on bad settings or keys."""
+    key_path = settings.private_key_path if settings.jwt_algorithm != "HS256" else None
+    # Taken before the key files are read: a change made meanwhile is taken up at once.
+    key_files_seen = key_file_state(key_path) if key_path else ()
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
@@ -127,8 +131,8 @@ def build_services(settings: Settings) -> Services:
         engine=engine,
         sessionmaker=sessionmaker,
         backend=backend,
-        keys=keys,
         tokens=tokens,
+        key_reloader=KeyReloader(settings, tokens, key_files_seen) if key_path else None,
         passwords=passwords,
         throttle=throttle,
         user_cache=UserCache(ttl=settings.user_cache_seconds),

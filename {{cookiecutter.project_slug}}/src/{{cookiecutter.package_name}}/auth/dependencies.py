@@ -46,7 +46,8 @@ async def get_sessionmaker(services: ServicesDep) -> async_sessionmaker[AsyncSes
 
 
 async def get_keys(services: ServicesDep) -> KeySet:
-    return services.keys
+    """The key set in use right now: the token service's, which a key reload replaces."""
+    return services.tokens.keys
 
 
 async def get_user_cache(services: ServicesDep) -> UserCache:

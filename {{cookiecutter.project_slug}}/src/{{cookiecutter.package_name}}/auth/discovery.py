@@ -19,10 +19,6 @@ def install_discovery(app: FastAPI, _: Services) -> None:
     app.include_router(router)
 
 
-# As long as the JWK Set's: both change only when the service restarts.
-METADATA_MAX_AGE_SECONDS = 300
-
-
 @router.get(
     "/.well-known/oauth-authorization-server",
     response_model=AuthorizationServerMetadata,
@@ -42,7 +38,10 @@ async def authorization_server_metadata(
     configured = settings.issuer_url
     issuer = configured or str(request.base_url).rstrip("/")
     base = issuer.rstrip("/")
-    cache = f"public, max-age={METADATA_MAX_AGE_SECONDS}" if configured else "no-store"
+    # As long as the JWK Set's (JWKS_MAX_AGE_SECONDS): this document changes only with the
+    # settings, and its `jwks_uri` stays the same through key rotations.
+    max_age = settings.jwks_max_age_seconds
+    cache = f"public, max-age={max_age}" if configured else "no-store"
     response.headers["Cache-Control"] = cache
     return AuthorizationServerMetadata(
         issuer=issuer,

@@ -66,7 +66,7 @@ def _public_jwk(algorithm: str, public_key: Any) -> tuple[dict[str, str], tuple[
     return RSAAlgorithm.to_jwk(public_key, as_dict=True), ("e", "kty", "n")
 
 
-def _check_key_type(algorithm: str, private_key: Any) -> str | None:
+def key_type_problem(algorithm: str, private_key: Any) -> str | None:
     """Say why the key does not fit the algorithm, or None when it does."""
     if algorithm == "EdDSA" and not isinstance(private_key, ed25519.Ed25519PrivateKey):
         return "must be an Ed25519 private key for EdDSA"
@@ -86,6 +86,12 @@ def _check_key_type(algorithm: str, private_key: Any) -> str | None:
 def previous_keys_dir(private_key_path: Path) -> Path:
     """Where `keys rotate` keeps the public halves of retired signing keys."""
     return private_key_path.parent / "previous"
+
+
+def next_key_path(private_key_path: Path) -> Path:
+    """Where the staged next signing key waits: published in the JWKS, never signing, until
+    `keys rotate` promotes it (key_files.py says why)."""
+    return private_key_path.parent / "next.pem"
 
 
 def _algorithm_of(public_key: Any) -> str | None:
@@ -130,7 +136,7 @@ def load_private_key(path: Path, algorithm: str) -> Key:
         raise SettingsError(
             f"PRIVATE_KEY_PATH {path} is not a readable PEM private key: {exc}"
         ) from None
-    problem = _check_key_type(algorithm, private_key)
+    problem = key_type_problem(algorithm, private_key)
     if problem:
         raise SettingsError(f"PRIVATE_KEY_PATH {path} {problem}")
     return _asymmetric_key(algorithm, private_key, private_key.public_key())
@@ -180,6 +186,24 @@ def load_previous_key(path: Path) -> Key:
     return verify_only_key(public_key, source)
 
 
+def load_next_key(path: Path) -> Key | None:
+    """The staged next key, verify-only, or None when there is none (a bake made before keys
+    were staged).
+
+    Only its public half is kept: nothing signs with it until `keys rotate` makes it the key
+    at PRIVATE_KEY_PATH. Like a retired key it is bound by its type, so a next key staged for
+    another JWT_ALGORITHM is published ahead of the switch too.
+    """
+    source = f"{path} (the next key of PRIVATE_KEY_PATH)"
+    try:
+        private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{source} is not a readable PEM private key: {exc}") from None
+    return verify_only_key(private_key.public_key(), source)
+
+
 def hmac_key(secret: bytes) -> Key:
     """The HS256 key. Its kid is a hash of the secret, which reveals nothing usable about it."""
     kid = _b64url(hashlib.sha256(b"kid:" + secret).digest()[:12])
@@ -187,7 +211,8 @@ def hmac_key(secret: bytes) -> Key:
 
 
 def load_keys(settings: Settings) -> KeySet:
-    """The key set the settings describe: the signing key, then every retired key still kept."""
+    """The key set the settings describe: the signing key, the staged next key and every
+    retired key still kept. Only the signing key signs; the others only verify."""
     if settings.jwt_algorithm == "HS256":
         assert settings.secret_key is not None  # guaranteed by Settings validation
         current = hmac_key(settings.secret_key.get_secret_value().encode())
@@ -197,7 +222,9 @@ def load_keys(settings: Settings) -> KeySet:
     if settings.public_key_path is not None:
         check_public_key(settings.public_key_path, current)
     previous_dir = previous_keys_dir(settings.private_key_path)
-    previous = [load_previous_key(path) for path in sorted(previous_dir.glob("*.pem"))]
+    verify_only = [load_previous_key(path) for path in sorted(previous_dir.glob("*.pem"))]
+    if (staged := load_next_key(next_key_path(settings.private_key_path))) is not None:
+        verify_only.append(staged)
     # The current key wins a kid clash: it is the one that must also sign.
-    by_kid = {key.kid: key for key in previous} | {current.kid: current}
+    by_kid = {key.kid: key for key in verify_only} | {current.kid: current}
     return KeySet(current=current, by_kid=by_kid)

@@ -108,6 +108,20 @@ class TokenService:
         # a signature check. Expiry and revocation are still checked on every use.
         self._verified: VerifiedTokens[Claims] = VerifiedTokens(verified_cache_bytes)
 
+    @property
+    def keys(self) -> KeySet:
+        """The key set in use: what signs, what verifies and what the JWKS publishes."""
+        return self._keys
+
+    def use_keys(self, keys: KeySet) -> None:
+        """Sign and verify with `keys` from now on (security/key_reloader.py calls this).
+
+        The verified-token cache is emptied, so a token whose key was just removed is not
+        accepted from memory.
+        """
+        self._keys = keys
+        self._verified.clear()
+
     def session_end(self, auth_time: int) -> int:
         """When a session that logged in at `auth_time` ends, however often it refreshes."""
         return auth_time + self._refresh_ttl
