@@ -41,6 +41,16 @@ def test_the_counted_bytes_never_exceed_the_budget() -> None:
     assert (len(cache), cache.bytes) == (9, 9 * entry_bytes(_token(0)))
 
 
+def test_clear_forgets_every_entry_and_its_cost() -> None:
+    cache: VerifiedTokens[int] = VerifiedTokens(10 * entry_bytes(_token(0)))
+    for n in range(5):
+        cache.put(_token(n), n)
+    cache.clear()
+    assert (len(cache), cache.bytes, cache.get(_token(1))) == (0, 0, None)
+    cache.put(_token(1), 1)
+    assert cache.bytes == entry_bytes(_token(1))
+
+
 def test_a_zero_budget_keeps_nothing() -> None:
     cache: VerifiedTokens[int] = VerifiedTokens(0)
     cache.put(_token(1), 1)

@@ -61,6 +61,12 @@ class VerifiedTokens(Generic[V]):
         if self._entries.pop(token, None) is not None:
             self._bytes -= entry_bytes(token)
 
+    def clear(self) -> None:
+        """Forget every entry: after a key change, nothing is accepted from memory that the
+        new key set would not verify again."""
+        self._entries.clear()
+        self._bytes = 0
+
     @property
     def bytes(self) -> int:
         """The entries' counted cost (`entry_bytes`), at most `max_bytes`."""
