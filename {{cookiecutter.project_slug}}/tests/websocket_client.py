@@ -9,7 +9,7 @@ closed fails the test instead of hanging it.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -78,7 +78,7 @@ class WebSocketSession:
 async def connect(
     app: FastAPI,
     path: str = "/ws",
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     *,
     query_string: bytes = b"",
     scheme: str = "ws",
@@ -87,7 +87,7 @@ async def connect(
     handshake. On the way out the client disconnects and waits for the app to finish."""
     raw_headers = [(b"host", b"test")] + [
         (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in (headers or {}).items()
+        for name, value in (headers.items() if isinstance(headers, Mapping) else headers)
     ]
     scope = {
         "type": "websocket",
