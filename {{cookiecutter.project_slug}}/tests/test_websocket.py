@@ -54,9 +54,7 @@ async def test_a_handshake_without_a_valid_token_is_refused_before_accept(
     await assert_refused(app, headers)
 
 
-async def test_a_token_in_the_query_string_is_ignored(
-    app: FastAPI, tokens: dict[str, str]
-) -> None:
+async def test_a_token_in_the_query_string_is_ignored(app: FastAPI, tokens: dict[str, str]) -> None:
     """URLs end up in logs: a token there is not looked at, so the handshake has none."""
     for name in (b"access_token", b"token"):
         await assert_refused(app, {}, query=name + b"=" + tokens["access_token"].encode())
@@ -101,7 +99,7 @@ async def test_the_open_socket_closes_when_its_token_expires(app: FastAPI, user_
     async with connect(app, headers=bearer(token)) as socket:
         await socket.send_text("still valid")
         await socket.receive_json()
-        assert await socket.closed(timeout=5) == (POLICY_VIOLATION, SESSION_ENDED)
+        assert await socket.closed() == (POLICY_VIOLATION, SESSION_ENDED)
         assert time.time() >= now + 2
 
 

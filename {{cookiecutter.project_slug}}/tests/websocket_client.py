@@ -42,11 +42,11 @@ class WebSocketSession:
         self._to_app = to_app
         self._from_app = from_app
 
-    async def next_message(self, timeout: float = TIMEOUT_SECONDS) -> Message:
+    async def next_message(self) -> Message:
         """The app's next message; the app's own exception if it crashed instead."""
         getter = asyncio.ensure_future(self._from_app.get())
         done, _ = await asyncio.wait(
-            {getter, self._app_task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {getter, self._app_task}, timeout=TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
         )
         if getter in done:
             return getter.result()
@@ -54,7 +54,7 @@ class WebSocketSession:
         if self._app_task in done:
             self._app_task.result()
             raise AssertionError("the app returned without sending anything more")
-        raise TimeoutError(f"no message from the app within {timeout} s")
+        raise TimeoutError(f"no message from the app within {TIMEOUT_SECONDS} s")
 
     async def send_text(self, text: str) -> None:
         await self._to_app.put({"type": "websocket.receive", "text": text})
@@ -67,9 +67,9 @@ class WebSocketSession:
         assert message["type"] == "websocket.send", message
         return json.loads(message["text"])
 
-    async def closed(self, timeout: float = TIMEOUT_SECONDS) -> tuple[int, str]:
+    async def closed(self) -> tuple[int, str]:
         """Wait for the app to close the socket: its close code and reason."""
-        message = await self.next_message(timeout)
+        message = await self.next_message()
         assert message["type"] == "websocket.close", message
         return message.get("code", 1000), message.get("reason") or ""
 
