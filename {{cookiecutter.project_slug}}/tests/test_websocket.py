@@ -111,6 +111,16 @@ async def test_a_binary_message_closes_the_socket_as_unsupported(
         assert (await socket.closed())[0] == 1003
 
 
+async def test_a_client_that_vanishes_mid_answer_ends_the_socket_quietly(
+    app: FastAPI, tokens: dict[str, str]
+) -> None:
+    """The app's failed send is the end of the conversation, not an error (leaving `connect`
+    re-raises whatever the app raised)."""
+    async with connect(app, headers=bearer(tokens["access_token"])) as socket:
+        socket.vanish()
+        await socket.send_text("anyone there?")
+
+
 async def test_the_websocket_is_not_in_the_openapi_document(client: httpx.AsyncClient) -> None:
     """OpenAPI describes HTTP only: tools that walk it (Schemathesis) never meet /ws."""
     assert "/ws" not in (await client.get("/openapi.json")).json()["paths"]

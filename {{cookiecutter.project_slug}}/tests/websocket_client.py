@@ -41,6 +41,8 @@ class WebSocketSession:
         self._app_task = app_task
         self._to_app = to_app
         self._from_app = from_app
+        # Set by `vanish`: the connection is gone, and the app's next send fails.
+        self.gone = False
 
     async def next_message(self) -> Message:
         """The app's next message; the app's own exception if it crashed instead."""
@@ -61,6 +63,11 @@ class WebSocketSession:
 
     async def send_bytes(self, data: bytes) -> None:
         await self._to_app.put({"type": "websocket.receive", "bytes": data})
+
+    def vanish(self) -> None:
+        """The connection drops: the app's sends fail from now on, as uvicorn's do once the
+        peer is gone (an OSError)."""
+        self.gone = True
 
     async def receive_json(self) -> Any:
         message = await self.next_message()
@@ -106,7 +113,14 @@ async def connect(
     to_app: asyncio.Queue[Message] = asyncio.Queue()
     from_app: asyncio.Queue[Message] = asyncio.Queue()
     await to_app.put({"type": "websocket.connect"})
-    app_task = asyncio.create_task(app(scope, to_app.get, from_app.put))
+    session: WebSocketSession
+
+    async def send(message: Message) -> None:
+        if session.gone:
+            raise OSError("the connection is gone")
+        await from_app.put(message)
+
+    app_task = asyncio.create_task(app(scope, to_app.get, send))
     session = WebSocketSession(app_task, to_app, from_app)
     try:
         first = await session.next_message()

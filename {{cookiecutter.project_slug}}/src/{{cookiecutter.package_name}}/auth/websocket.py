@@ -16,9 +16,10 @@ its tokens and connects again, as after an HTTP 401.
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 import anyio
-from fastapi import WebSocket, WebSocketException, status
+from fastapi import WebSocket, WebSocketDisconnect, WebSocketException, status
 from fastapi.security import SecurityScopes
 
 from ..security.revocation import RevokedSessions
@@ -73,7 +74,11 @@ async def hold_session(
     websocket: WebSocket, claims: Claims, serve: Callable[[], Awaitable[None]]
 ) -> None:
     """Run `serve` (the accepted socket's conversation) until it returns, or until the session
-    ends: then `serve` is cancelled and the socket closed with 1008 and `SESSION_ENDED`."""
+    ends: then `serve` is cancelled and the socket closed with 1008 and `SESSION_ENDED`.
+
+    A client that went away while being answered ends the conversation quietly: that is how
+    sockets end, not an error to log.
+    """
     services: Services = websocket.app.state.services
     ended = False
     async with anyio.create_task_group() as tasks:
@@ -90,7 +95,9 @@ async def hold_session(
             tasks.cancel_scope.cancel()
 
         tasks.start_soon(watch)
-        await serve()
+        with suppress(WebSocketDisconnect):
+            await serve()
         tasks.cancel_scope.cancel()
     if ended:
-        await websocket.close(POLICY_VIOLATION, SESSION_ENDED)
+        with suppress(WebSocketDisconnect):
+            await websocket.close(POLICY_VIOLATION, SESSION_ENDED)

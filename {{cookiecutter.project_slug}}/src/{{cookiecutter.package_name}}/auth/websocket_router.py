@@ -8,7 +8,7 @@ closes the socket when the session is revoked or the token expires.
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Security, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, FastAPI, Security, WebSocket, status
 
 from ..security.tokens import Claims
 from .services import Services
@@ -41,8 +41,4 @@ async def echo(
             await websocket.send_json({"user_id": claims.user_id, "echo": text})
 
     await websocket.accept()
-    try:
-        await hold_session(websocket, claims, conversation)
-    except WebSocketDisconnect:
-        # The client went away while we were answering it: nothing left to do.
-        return
+    await hold_session(websocket, claims, conversation)
