@@ -67,6 +67,7 @@ OPTION_FILES: dict[tuple[str, object], tuple[str, ...]] = {
     ("cookie_auth", True): (
         "src/{package}/auth/transport/cookies.py",
         "tests/test_cookies.py",
+        "tests/test_websocket_cookies.py",
     ),
     ("cookie_auth", False): ("src/{package}/auth/transport/bearer.py",),
     ("allow_registration", True): (

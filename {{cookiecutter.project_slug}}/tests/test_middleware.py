@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.tokens import TokenService
 
 from conftest import SECRET_KEY, bearer, client_for, make_settings
+from websocket_client import HandshakeRefused, connect
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 ALWAYS_PUBLIC = (
@@ -35,9 +36,10 @@ def _add_unguarded_routes(app: FastAPI) -> None:
         claims = request.state.claims
         return {"user_id": claims.user_id, "session_id": claims.session_id}
 
-    @app.websocket("/ws")
+    @app.websocket("/unguarded-ws")
     async def websocket(socket: WebSocket) -> None:
         await socket.accept()
+        await socket.send_json({"user_id": socket.state.claims.user_id})
         await socket.close()
 
 
@@ -124,8 +126,8 @@ async def test_every_other_route_refuses_every_method_without_a_token(
     public = guarded_app.state.services.settings.public_paths
     # Every documented route, plus the two test routes that OpenAPI leaves out.
     paths = {path.replace("{", "").replace("}", "") for path in guarded_app.openapi()["paths"]}
-    paths = (paths | {"/unguarded", "/ws"}) - public
-    assert {"/users/me", "/protected", "/unguarded", "/ws"} <= paths
+    paths = (paths | {"/unguarded", "/unguarded-ws", "/ws"}) - public
+    assert {"/users/me", "/protected", "/unguarded", "/unguarded-ws", "/ws"} <= paths
     # Public to the middleware only because it authenticates itself (in cookie mode also
     # from the refresh cookie): without credentials it refuses just the same.
     paths.add("/auth/logout")
@@ -281,28 +283,44 @@ async def test_middleware_and_dependency_refuse_identically(
     assert by_middleware == by_dependency
 
 
-async def test_websocket_scopes_pass_through(guarded_app: FastAPI) -> None:
-    sent: list[dict[str, Any]] = []
-    incoming = [{"type": "websocket.connect"}]
+@pytest.mark.parametrize(
+    "headers",
+    [{}, bearer("not-a-token"), {"Authorization": "Basic dXNlcjpwYXNz"}],
+    ids=["missing", "invalid", "other-scheme"],
+)
+async def test_websocket_handshakes_without_a_token_are_refused_before_accept(
+    guarded_app: FastAPI, headers: dict[str, str]
+) -> None:
+    """The route accepts anyone: only the middleware refuses, with 1008 before accept."""
+    with pytest.raises(HandshakeRefused) as refused:
+        async with connect(guarded_app, "/unguarded-ws", headers):
+            pass
+    assert refused.value.code == 1008
 
-    async def receive() -> dict[str, Any]:
-        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+async def test_websocket_claims_are_on_the_socket_state(
+    guarded_app: FastAPI, tokens: dict[str, str], user_id: str
+) -> None:
+    async with connect(guarded_app, "/unguarded-ws", bearer(tokens["access_token"])) as socket:
+        assert await socket.receive_json() == {"user_id": user_id}
+        assert (await socket.closed())[0] == 1000
 
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "path": "/ws",
-        "raw_path": b"/ws",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"test")],
-        "subprotocols": [],
-    }
-    await guarded_app(scope, receive, send)
-    assert sent[0]["type"] == "websocket.accept"
+
+async def test_the_websocket_route_reuses_the_middleware_claims(
+    app: FastAPI, tokens: dict[str, str], user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    verify = TokenService.verify_access
+
+    def counting_verify(self: TokenService, token: str) -> Any:
+        calls.append(token)
+        return verify(self, token)
+
+    monkeypatch.setattr(TokenService, "verify_access", counting_verify)
+    async with connect(app, headers=bearer(tokens["access_token"])) as socket:
+        await socket.send_text("hi")
+        assert await socket.receive_json() == {"user_id": user_id, "echo": "hi"}
+    assert calls == [tokens["access_token"]]
 
 
 async def test_lifespan_scopes_pass_through(database_url: str) -> None:

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     database_url: str = "{{ ('postgresql+asyncpg://postgres@127.0.0.1:5432/' ~ cookiecutter.package_name) if cookiecutter.database == 'postgresql' else ('sqlite+aiosqlite:///./' ~ cookiecutter.package_name ~ '.db') }}"
     # How often each worker syncs its revoked-session list with the token store (Redis: how
     # often it proves its subscription alive): how long a logged-out access token can still
-    # be accepted by another process.
+    # be accepted by another process. Open WebSockets check their session as often.
     revocation_poll_seconds: float = Field(default=0.5, gt=0, le=5)
     # How long `CurrentUser` may serve a user from memory: the delay before a change made
     # straight in the database, behind the app's back, shows. Changes made through the app

@@ -34,6 +34,7 @@ from .auth.sessions_router import install_sessions_routes
 from .auth.stores.{{ cookiecutter.token_store }} import build_backend
 from .auth.transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import build_authenticator
 from .auth.users_router import install_users_routes
+from .auth.websocket_router import install_websocket
 from .body_limit import BodySizeLimitMiddleware
 from .config import Settings, SettingsError, get_settings
 from .db import create_engine, create_sessionmaker
@@ -81,6 +82,7 @@ def install_root_routes(app: FastAPI, _: Services) -> None:
 PARTS: tuple[Install, ...] = (
     install_root_routes,
     install_users_routes,
+    install_websocket,
     install_auth_routes,
     install_sessions_routes,
     install_revocation,

@@ -1,4 +1,5 @@
-"""AuthMiddleware: every HTTP request needs a valid access token unless its path is public.
+"""AuthMiddleware: every HTTP request and WebSocket handshake needs a valid access token unless
+its path is public.
 
 Routes keep their own `CurrentClaims` / `CurrentUser` dependencies; the middleware is the
 safety net for a route that forgot one. It is a pure ASGI middleware: Starlette's
@@ -7,7 +8,7 @@ safety net for a route that forgot one. It is a pure ASGI middleware: Starlette'
 
 from collections.abc import Iterable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, status
 from starlette._utils import get_route_path
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,8 +38,10 @@ class AuthMiddleware:
     token like any other. Nothing is normalised, because normalising is how a protected path
     gets mistaken for a public one. Every method is treated alike, HEAD and OPTIONS included.
 
-    WebSocket and lifespan scopes pass through untouched: a WebSocket route authenticates
-    its own handshake.
+    A WebSocket handshake is authenticated the same way and refused with close code 1008
+    before it is accepted (the server answers HTTP 403); a WebSocket route still checks its
+    own scopes, and `hold_session` closes the socket when the session ends. Lifespan scopes
+    pass through untouched.
     """
 
     def __init__(
@@ -49,12 +52,15 @@ class AuthMiddleware:
         self._public_paths = frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or get_route_path(scope) in self._public_paths:
+        if scope["type"] == "lifespan" or get_route_path(scope) in self._public_paths:
             await self.app(scope, receive, send)
             return
         try:
             claims = self._authenticator.authenticate(scope)
         except AuthenticationError as exc:
+            if scope["type"] == "websocket":
+                await refuse_handshake(receive, send)
+                return
             # The same answer FastAPI gives for the dependency's HTTPException.
             response = JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=dict(exc.headers)
@@ -66,3 +72,11 @@ class AuthMiddleware:
             scope["state"] = state = {}
         state[CLAIMS_STATE_KEY] = claims
         await self.app(scope, receive, send)
+
+
+async def refuse_handshake(receive: Receive, send: Send) -> None:
+    """Close a WebSocket handshake with 1008 before accepting it. The ASGI server sends
+    `websocket.connect` first and turns a close before accept into an HTTP 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": status.WS_1008_POLICY_VIOLATION})

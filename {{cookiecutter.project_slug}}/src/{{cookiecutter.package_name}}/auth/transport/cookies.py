@@ -33,6 +33,13 @@ enough to send neither header be logged in by another site.
 Tokens that went into cookies stay out of the JSON body (unless COOKIE_TOKENS_IN_BODY): a
 script injected into the page could otherwise read there what HttpOnly hides from it.
 
+A WebSocket handshake is a GET that any page can start, with the cookies attached and no way
+to add a CSRF header (Cross-Site WebSocket Hijacking, OWASP WebSocket cheat sheet). The access
+cookie therefore authenticates a handshake only from the service's own pages: `Sec-Fetch-Site:
+same-origin`, an `Origin` equal to the service's own (scheme and Host), or an `Origin` in
+COOKIE_ALLOWED_ORIGINS. Browsers always send `Origin` with a handshake (RFC 6455 section 4.1)
+and let no script change it; a handshake with a cookie but no such proof is refused.
+
 Precedence: an `Authorization` header wins and the cookie is then ignored, and so is the CSRF
 check, because a browser never attaches that header on its own. Likewise a refresh token in
 the JSON body of /auth/refresh wins over the refresh cookie.
@@ -77,6 +84,15 @@ class CookieTokenResponse(BaseModel):
 # Login and refresh answer with the token pair, or, when the tokens were set as cookies, only
 # with their lifetime.
 TokenBody = TokenResponse | CookieTokenResponse
+
+
+class CrossOriginWebSocketError(AuthenticationError):
+    """A WebSocket handshake authenticated by cookie from a page that is not the service's own
+    nor an allowed origin."""
+
+    status_code = 403
+    detail = "Cross-origin WebSocket handshake"
+    headers: Mapping[str, str] = {}
 
 
 class CsrfError(AuthenticationError):
@@ -139,10 +155,35 @@ class CookieAuthenticator(Authenticator):
         token = cookie_value(scope, ACCESS_COOKIE)
         if token is None:
             raise AuthenticationError
+        if scope["type"] == "websocket":
+            # Checked before the token: a foreign page learns nothing about the cookie.
+            if not self.websocket_from_own_pages(scope):
+                raise CrossOriginWebSocketError
+            return self.verify(token)
         claims = self.verify(token)
         if scope["method"] not in SAFE_METHODS:
             self.check_csrf(scope, claims.session_id)
         return claims
+
+    def websocket_from_own_pages(self, scope: Scope) -> bool:
+        """Whether a WebSocket handshake came from the service's own pages or an allowed
+        origin, and so may be authenticated by the access cookie.
+
+        What `may_set_cookies` trusts, except `Sec-Fetch-Site: none`: no user starts a
+        WebSocket by typing its address. The service's own origin is the handshake's scheme
+        and Host (behind a TLS-terminating proxy, TRUSTED_PROXIES lets uvicorn take the
+        scheme from X-Forwarded-Proto). A header sent twice counts as not sent.
+        """
+        if _single_header(scope, b"sec-fetch-site") == b"same-origin":
+            return True
+        origin = _single_header(scope, b"origin")
+        if origin is None:
+            return False
+        if origin in self._allowed_origins:
+            return True
+        host = _single_header(scope, b"host")
+        scheme = b"https" if scope.get("scheme") == "wss" else b"http"
+        return host is not None and origin == scheme + b"://" + host
 
     def csrf_token(self, session_id: str) -> str:
         """The CSRF token of a session: the same for its whole life, useless for any other."""
