@@ -57,8 +57,10 @@ def test_a_zero_budget_keeps_nothing() -> None:
     assert (len(cache), cache.get(_token(1))) == (0, None)
 
 
-def _tokens(revoked: RevokedSessions, cache_bytes: int) -> TokenService:
-    settings = make_settings("sqlite+aiosqlite:///:memory:")
+def _tokens(database_url: str, revoked: RevokedSessions, cache_bytes: int) -> TokenService:
+    """A token service alone; the settings need a database URL of the bake's kind, which is
+    never connected to."""
+    settings = make_settings(database_url)
     return TokenService(
         load_keys(settings),
         revoked,
@@ -76,9 +78,9 @@ def _issue(tokens: TokenService, session_id: str) -> str:
     return tokens.issue(str(uuid.uuid4()), session_id, int(time.time()), ("profile",)).access_token
 
 
-def test_a_cached_token_is_still_refused_once_revoked() -> None:
+def test_a_cached_token_is_still_refused_once_revoked(unreachable_database_url: str) -> None:
     revoked = RevokedSessions()
-    tokens = _tokens(revoked, 2**20)
+    tokens = _tokens(unreachable_database_url, revoked, 2**20)
     session_id = uuid.uuid4().hex
     access = _issue(tokens, session_id)
     assert tokens.verify_access(access).session_id == session_id  # verified, now cached
@@ -88,8 +90,10 @@ def test_a_cached_token_is_still_refused_once_revoked() -> None:
 
 
 @pytest.mark.parametrize("cache_bytes", [0, 10_000])
-def test_every_token_verifies_however_little_the_cache_holds(cache_bytes: int) -> None:
-    tokens = _tokens(RevokedSessions(), cache_bytes)
+def test_every_token_verifies_however_little_the_cache_holds(
+    unreachable_database_url: str, cache_bytes: int
+) -> None:
+    tokens = _tokens(unreachable_database_url, RevokedSessions(), cache_bytes)
     sessions = [uuid.uuid4().hex for _ in range(30)]
     issued = [_issue(tokens, session_id) for session_id in sessions]
     for _ in range(2):
