@@ -182,12 +182,13 @@ async def test_password_change_and_deactivation_are_audited(
     await app.state.services.accounts.set_password("alice@example.com", NEW_PASSWORD, client="cli")
     await app.state.services.accounts.deactivate("alice@example.com", client="cli")
     events = [
-        (r.event, r.user_id, r.reason, r.client)  # type: ignore[attr-defined]
+        (r.event, r.user_id, getattr(r, "reason", None), r.client)  # type: ignore[attr-defined]
         for r in caplog.records
         if r.name.endswith(".audit")
     ]
     assert events == [
         ("sessions_revoked", user_id, "password_changed", "cli"),
+        ("user_deactivated", user_id, None, "cli"),
         ("sessions_revoked", user_id, "deactivated", "cli"),
     ]
 
