@@ -152,6 +152,16 @@ async def test_deactivate_user_ends_every_session_and_blocks_login(
 
 
 @pytest.mark.usefixtures("cli_env")
+async def test_set_role_ends_every_session(client: httpx.AsyncClient, user_id: str) -> None:
+    first, second = (await login(client)).json(), (await login(client)).json()
+    result = await _cli("set-role", "alice@example.com", "admin")
+    assert result.exit_code == 0, result.output
+    await _until_rejected(client, second["access_token"])
+    await _all_dead(client, first, second)
+    assert (await login(client)).json()["scope"] == "admin profile"
+
+
+@pytest.mark.usefixtures("cli_env")
 @pytest.mark.parametrize(
     ("args", "stdin"),
     [

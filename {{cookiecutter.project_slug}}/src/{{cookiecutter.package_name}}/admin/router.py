@@ -89,9 +89,7 @@ async def list_users(
         found = await users.list_users(db, limit=limit + 1, after=cursor, active=active)
     page = [AdminUser.model_validate(user) for user in found[:limit]]
     audit("users_listed", actor=admin.user_id, client=client)
-    return UserPage(
-        items=page, next_cursor=str(page[-1].id) if len(found) > limit else None
-    )
+    return UserPage(items=page, next_cursor=str(page[-1].id) if len(found) > limit else None)
 
 
 @router.get("/{user_id}", response_model=AdminUser, responses=ADMIN_ERRORS | NOT_FOUND)
@@ -171,9 +169,7 @@ async def deactivate_user(
     )
 
 
-@router.post(
-    "/{user_id}/reactivate", response_model=AdminUser, responses=ADMIN_ERRORS | NOT_FOUND
-)
+@router.post("/{user_id}/reactivate", response_model=AdminUser, responses=ADMIN_ERRORS | NOT_FOUND)
 async def reactivate_user(
     user_id: str,
     admin: AdminClaims,
