@@ -34,7 +34,7 @@ CHECKS = (
     # Ours (schemathesis_hooks.py): no answer repeats a password or token the request sent.
     "no_secret_echoed",
 )
-# Per operation; a bake has seven or eight, and the coverage phase adds its own cases.
+# Per operation; a bake has thirteen or fourteen, and the coverage phase adds its own cases.
 # FUZZ_MAX_EXAMPLES raises it for a longer local run.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 GENERATED = re.compile(r"(\d+) generated")
@@ -69,6 +69,9 @@ def server(
     project = bakery.bake(directory, **request.param)
     served.run_cli(project, served.package_of(project), "migrate")
     served.create_users(project, {USERNAME: PASSWORD})
+    # An admin, so the admin API is fuzzed past its 403 too. Being the only admin, it cannot
+    # demote or deactivate itself (409), whatever the fuzzer sends.
+    served.run_cli(project, served.package_of(project), "set-role", USERNAME, "admin")
     # The fuzzer learns the username from /users/me and tries it at /auth/login with random
     # passwords; the default lockout would then refuse the hook's own logins (a 429 is still
     # a documented answer, but every later case would go unauthenticated).
@@ -91,6 +94,7 @@ def documented(server: Server, method: str, path: str) -> set[str]:
 def test_openapi_documents_the_error_answers(server: Server) -> None:
     cookies = bool(server.answers.get("cookie_auth"))
     csrf = {"403"} if cookies else set()
+    admin = {"401", "403", "503"}
     expected = {
         ("post", "/auth/login"): {"200", "400", "413", "429", "503"},
         ("post", "/auth/revoke"): {"200", "400", "413", "503"},
@@ -103,6 +107,13 @@ def test_openapi_documents_the_error_answers(server: Server) -> None:
         ("get", "/auth/sessions"): {"200", "401", "403", "503"},
         ("delete", "/auth/sessions/{session_id}"): {"204", "401", "403", "404", "503"},
         ("get", "/protected"): {"200", "401"},
+        # The admin API: 401 also for a login that is not recent, 403 without the scope.
+        ("get", "/admin/users"): {"200", "422"} | admin,
+        ("get", "/admin/users/{user_id}"): {"200", "404"} | admin,
+        ("put", "/admin/users/{user_id}/role"): {"200", "400", "404", "409", "413", "422"} | admin,
+        ("post", "/admin/users/{user_id}/deactivate"): {"200", "404", "409"} | admin,
+        ("post", "/admin/users/{user_id}/reactivate"): {"200", "404"} | admin,
+        ("delete", "/admin/users/{user_id}/sessions"): {"204", "404"} | admin,
     }
     if server.answers.get("allow_registration"):
         expected["post", "/auth/register"] = {"201", "400", "409", "413", "422", "429", "503"}
@@ -148,3 +159,4 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(server: Serve
     access_log = (server.directory / "server.log").read_text(errors="replace")
     assert '"GET /users/me HTTP/1.1" 200' in access_log
     assert '"POST /auth/logout HTTP/1.1" 204' in access_log
+    assert re.search(r'"GET /admin/users(\?\S*)? HTTP/1.1" 200', access_log)

@@ -152,6 +152,16 @@ async def test_deactivate_user_ends_every_session_and_blocks_login(
 
 
 @pytest.mark.usefixtures("cli_env")
+async def test_set_role_ends_every_session(client: httpx.AsyncClient, user_id: str) -> None:
+    first, second = (await login(client)).json(), (await login(client)).json()
+    result = await _cli("set-role", "alice@example.com", "admin")
+    assert result.exit_code == 0, result.output
+    await _until_rejected(client, second["access_token"])
+    await _all_dead(client, first, second)
+    assert (await login(client)).json()["scope"] == "admin profile"
+
+
+@pytest.mark.usefixtures("cli_env")
 @pytest.mark.parametrize(
     ("args", "stdin"),
     [
@@ -182,12 +192,13 @@ async def test_password_change_and_deactivation_are_audited(
     await app.state.services.accounts.set_password("alice@example.com", NEW_PASSWORD, client="cli")
     await app.state.services.accounts.deactivate("alice@example.com", client="cli")
     events = [
-        (r.event, r.user_id, r.reason, r.client)  # type: ignore[attr-defined]
+        (r.event, r.user_id, getattr(r, "reason", None), r.client)  # type: ignore[attr-defined]
         for r in caplog.records
         if r.name.endswith(".audit")
     ]
     assert events == [
         ("sessions_revoked", user_id, "password_changed", "cli"),
+        ("user_deactivated", user_id, None, "cli"),
         ("sessions_revoked", user_id, "deactivated", "cli"),
     ]
 

@@ -36,6 +36,14 @@ def _run(*args: str, stdin: str | None = None):
     return runner.invoke(app, list(args), input=stdin)
 
 
+async def _account(username: str) -> tuple[str, bool] | None:
+    engine = create_engine(get_settings().database_url)
+    async with create_sessionmaker(engine)() as db:
+        user = await users.get_by_username(db, username)
+    await engine.dispose()
+    return (user.role, user.is_active) if user else None
+
+
 async def _password_hash(username: str) -> str | None:
     engine = create_engine(get_settings().database_url)
     async with create_sessionmaker(engine)() as db:
@@ -109,7 +117,7 @@ def test_bad_settings_give_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPa
 
 
 def test_every_command_has_help() -> None:
-    for command in ("migrate", "create-user", "serve"):
+    for command in ("migrate", "create-user", "set-role", "deactivate-user", "serve"):
         result = _run(command, "--help")
         assert result.exit_code == 0
         assert "Usage" in result.output
@@ -174,3 +182,74 @@ def test_the_minimum_length_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> Non
     result = _run("create-user", "operator", "--password-stdin", stdin=f"{GOOD_PASSWORD}\n")
     assert result.exit_code == 1
     assert "at least 24 characters" in result.output
+
+
+LAST_ADMIN_ERROR = (
+    "Error: this is the last active admin: it cannot be demoted or deactivated "
+    "(give another user the admin role first)"
+)
+
+
+def _create(username: str, *options: str) -> None:
+    result = _run("create-user", username, "--password-stdin", *options, stdin=GOOD_PASSWORD)
+    assert result.exit_code == 0, result.output
+
+
+def test_set_role_changes_the_role_once() -> None:
+    _run("migrate")
+    _create("root", "--role", "admin")
+    _create("bob")
+    result = _run("set-role", "BOB", "admin")
+    assert result.exit_code == 0, result.output
+    assert "now admin (was user); all sessions ended" in result.output
+    assert asyncio.run(_account("bob")) == ("admin", True)
+    again = _run("set-role", "bob", "admin")
+    assert again.exit_code == 0, again.output
+    assert "nothing changed" in again.output
+    # Two admins: either may be demoted, not both.
+    assert _run("set-role", "root", "user").exit_code == 0
+    assert asyncio.run(_account("root")) == ("user", True)
+
+
+def test_the_last_admin_cannot_be_demoted_or_deactivated() -> None:
+    _run("migrate")
+    _create("root", "--role", "admin")
+    for args in (("set-role", "root", "user"), ("deactivate-user", "root")):
+        result = _run(*args)
+        assert result.exit_code == 1, args
+        # One error line; the other lines are the service's log (the refusal's audit event).
+        errors = [line for line in result.output.splitlines() if "Error" in line]
+        assert errors == [LAST_ADMIN_ERROR]
+        assert "Traceback" not in result.output
+    assert asyncio.run(_account("root")) == ("admin", True)
+
+
+def test_deactivate_and_reactivate_user() -> None:
+    _run("migrate")
+    _create("bob")
+    assert "deactivated" in _run("deactivate-user", "bob").output
+    assert asyncio.run(_account("bob")) == ("user", False)
+    assert "already deactivated" in _run("deactivate-user", "bob").output
+    result = _run("reactivate-user", "bob")
+    assert result.exit_code == 0, result.output
+    assert "reactivated" in result.output
+    assert asyncio.run(_account("bob")) == ("user", True)
+
+
+@pytest.mark.parametrize(
+    "args", [("set-role", "nobody", "admin"), ("reactivate-user", "nobody")], ids=str
+)
+def test_an_unknown_user_is_one_line(args: tuple[str, ...]) -> None:
+    _run("migrate")
+    result = _run(*args)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: no user named 'nobody'"]
+
+
+def test_an_unknown_role_is_a_usage_error() -> None:
+    _run("migrate")
+    _create("bob")
+    result = _run("set-role", "bob", "root")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert asyncio.run(_account("bob")) == ("user", True)

@@ -21,7 +21,7 @@ import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import Settings, get_settings
 
-COMMANDS = ["migrate", "create-user", "serve"]
+COMMANDS = ["migrate", "create-user", "set-role", "deactivate-user", "reactivate-user", "serve"]
 MIGRATE = "`python -m {{ cookiecutter.package_name }} migrate`"
 NOT_MIGRATED = f"the database has no tables yet: run {MIGRATE}"
 PASSWORD_LINE = "plum orbit kettle 42\n"
@@ -30,6 +30,8 @@ DATABASE_COMMANDS = [
     pytest.param(["create-user", "bob", "--password-stdin"], PASSWORD_LINE, id="create-user"),
     pytest.param(["set-password", "bob", "--password-stdin"], PASSWORD_LINE, id="set-password"),
     pytest.param(["deactivate-user", "bob"], "", id="deactivate-user"),
+    pytest.param(["reactivate-user", "bob"], "", id="reactivate-user"),
+    pytest.param(["set-role", "bob", "admin"], "", id="set-role"),
     pytest.param(["serve", "--port", "1"], "", id="serve"),
 ]
 MALFORMED_URLS = ["not a url", "postgresql://127.0.0.1:notaport/db", "mysql://127.0.0.1/db"]

@@ -2,6 +2,7 @@
 (RFC 6749 section 3.3), carried in the `scope` claim (RFC 9068 section 2.2.3) and checked by
 routes that declare `Security(..., scopes=[...])` (RFC 6750 section 3.1)."""
 
+import asyncio
 import time
 
 import httpx
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.users.roles import ROLE_SCOPES, SCOPES, Role
 
-from conftest import access_claims, add_user, bearer, login, sign
+from conftest import access_claims, add_user, bearer, login, services_of, sign
 
 ADMIN = "root@example.com"
 
@@ -132,6 +133,50 @@ async def test_a_scope_claim_in_another_spelling_grants_nothing(
     response = await client.get("/users/me", headers=bearer(token))
     assert response.status_code == 403
     assert response.headers["www-authenticate"].startswith('Bearer error="insufficient_scope"')
+
+
+async def _until_refused(client: httpx.AsyncClient, access_token: str, path: str) -> int:
+    """The answer to `access_token` once the revocation reached this worker (at once here;
+    within the token store's poll from another process)."""
+    for _ in range(100):
+        status = (await client.get(path, headers=bearer(access_token))).status_code
+        if status != 200:
+            return status
+        await asyncio.sleep(0.02)
+    pytest.fail(f"{path} still accepted the token after the role change")
+
+
+async def test_role_changed_mid_session(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str, admin_id: str
+) -> None:
+    """Attack catalog, `role-changed-mid-session` (OWASP Session Management: renew the session
+    on privilege change): tokens issued under a role must not outlive it. A promoted user's
+    old tokens do not gain the new scopes, and a demoted admin's keep none of theirs: each
+    change ends every session of the user, so the refresh token is refused (invalid_grant)
+    and the access token is refused within the revocation delay."""
+    user = (await login(client)).json()
+    admin = (await login(client, ADMIN)).json()
+    accounts = services_of(app).accounts
+
+    await accounts.set_role(user_id, Role.ADMIN, client="test", actor=admin_id)
+    assert await _until_refused(client, user["access_token"], "/users/me") == 401
+    grant = await client.post("/auth/login", data=_refresh_grant(user["refresh_token"]))
+    assert grant.status_code == 400
+    assert grant.json()["error"] == "invalid_grant"
+    promoted = (await login(client)).json()
+    assert promoted["scope"] == "admin profile"
+
+    await accounts.set_role(admin_id, Role.USER, client="test", actor=user_id)
+    assert await _until_refused(client, admin["access_token"], "/admin/users") == 401
+    refresh = await client.post("/auth/refresh", json={"refresh_token": admin["refresh_token"]})
+    assert refresh.status_code == 401
+    demoted = (await login(client, ADMIN)).json()
+    assert demoted["scope"] == "profile"
+    forbidden = await client.get("/admin/users", headers=bearer(demoted["access_token"]))
+    assert forbidden.status_code == 403
+    # The promoted user's new session was not touched by the other user's change.
+    listed = await client.get("/admin/users", headers=bearer(promoted["access_token"]))
+    assert listed.status_code == 200
 
 
 async def test_openapi_shows_the_scopes_for_swagger_ui(client: httpx.AsyncClient) -> None:

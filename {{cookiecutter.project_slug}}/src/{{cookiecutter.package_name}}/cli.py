@@ -1,5 +1,5 @@
 """Command line: `python -m {{ cookiecutter.package_name }} migrate | create-user | set-password |
-deactivate-user | serve | keys`.
+set-role | deactivate-user | reactivate-user | serve | keys`.
 
 Commands print one clear line and exit non-zero on bad input; no tracebacks for mistakes a
 user can make.
@@ -17,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .auth.accounts import AccountService, UnknownUserError
+from .auth.accounts import AccountChange, AccountService, LastAdminError, UnknownUserError
 from .config import Settings, SettingsError, get_settings
 from .db import async_database_url, create_engine, create_sessionmaker
 from .db.schema import MIGRATIONS_DIR, DatabaseNotReadyError, check_schema, reachable_revisions
@@ -182,6 +182,11 @@ def _run_on_accounts(settings: Settings, action: Callable[[AccountService], Awai
         return asyncio.run(run())
     except UnknownUserError as exc:
         _fail(f"no user named {exc.args[0]!r}")
+    except LastAdminError:
+        _fail(
+            "this is the last active admin: it cannot be demoted or deactivated "
+            "(give another user the admin role first)"
+        )
 
 
 @app.command("set-password")
@@ -201,16 +206,70 @@ def set_password(
     typer.echo(f"Password of {username!r} ({user_id}) changed; all sessions ended.")
 
 
+def _change_account(
+    username: str, change: Callable[[AccountService, str], Awaitable[AccountChange]]
+) -> AccountChange:
+    """Apply `change` to the user named `username`, by the same AccountService code (and so
+    the same rules, the last admin's among them) as the admin API."""
+
+    async def action(accounts: AccountService) -> AccountChange:
+        return await change(accounts, await accounts.user_id_of(username))
+
+    return _run_on_accounts(_settings(), action)
+
+
+@app.command("set-role")
+def set_role(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+    role: Annotated[Role, typer.Argument(help="The new role (users/roles.py).")],
+) -> None:
+    """Give a user a role and end all of their sessions, so no token keeps the old role.
+
+    Refuses to demote the last active admin.
+    """
+    change = _change_account(
+        username, lambda accounts, user_id: accounts.set_role(user_id, role, client=CLI_CLIENT)
+    )
+    if change.changed:
+        typer.echo(
+            f"User {username!r} ({change.user_id}) is now {role} (was {change.old_role}); "
+            "all sessions ended."
+        )
+    else:
+        typer.echo(f"User {username!r} ({change.user_id}) already is {role}; nothing changed.")
+
+
 @app.command("deactivate-user")
 def deactivate_user(
     username: Annotated[str, typer.Argument(help="The user's login name.")],
 ) -> None:
-    """Stop a user from logging in and end all of their sessions at once."""
-    settings = _settings()
-    user_id = _run_on_accounts(
-        settings, lambda accounts: accounts.deactivate(username, client=CLI_CLIENT)
+    """Stop a user from logging in and end all of their sessions at once.
+
+    Refuses to deactivate the last active admin.
+    """
+    change = _change_account(
+        username,
+        lambda accounts, user_id: accounts.set_active(user_id, active=False, client=CLI_CLIENT),
     )
-    typer.echo(f"User {username!r} ({user_id}) deactivated; all sessions ended.")
+    if change.changed:
+        typer.echo(f"User {username!r} ({change.user_id}) deactivated; all sessions ended.")
+    else:
+        typer.echo(f"User {username!r} ({change.user_id}) was already deactivated.")
+
+
+@app.command("reactivate-user")
+def reactivate_user(
+    username: Annotated[str, typer.Argument(help="The user's login name.")],
+) -> None:
+    """Let a deactivated user log in again."""
+    change = _change_account(
+        username,
+        lambda accounts, user_id: accounts.set_active(user_id, active=True, client=CLI_CLIENT),
+    )
+    if change.changed:
+        typer.echo(f"User {username!r} ({change.user_id}) reactivated.")
+    else:
+        typer.echo(f"User {username!r} ({change.user_id}) was already active.")
 
 
 @app.command()

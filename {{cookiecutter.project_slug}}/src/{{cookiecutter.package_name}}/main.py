@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import __version__
+from .admin.router import install_admin_routes
 from .auth.accounts import AccountService
 from .auth.dependencies import CurrentClaims
 from .auth.discovery import install_discovery
@@ -86,6 +87,7 @@ PARTS: tuple[Install, ...] = (
     install_auth_routes,
     install_sessions_routes,
     install_revocation,
+    install_admin_routes,
 {%- if cookiecutter.allow_registration %}
     install_registration,
 {%- endif %}

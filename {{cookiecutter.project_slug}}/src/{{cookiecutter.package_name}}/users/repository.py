@@ -2,8 +2,10 @@
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,11 @@ class UsernameTakenError(Exception):
 
 class InvalidUsernameError(ValueError):
     """The username is empty, too long, or holds characters a username must not."""
+
+
+class LastAdminError(Exception):
+    """The change would leave no active administrator: nobody could administer users any
+    more, short of editing the database."""
 
 
 def username_key(username: str) -> str:
@@ -146,3 +153,128 @@ async def replace_password_hash(
     )
     await session.commit()
     return result.rowcount == 1
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: uuid.UUID | None = None,
+    active: bool | None = None,
+) -> Sequence[User]:
+    """Up to `limit` users in a stable order, oldest first (created_at, then id), starting
+    after the user `after` (keyset pagination: a page never repeats or skips a user because
+    others were created meanwhile), only the active or inactive ones if `active` is given.
+
+    The cursor's position is read in SQL from the cursor user's own row, so no timestamp
+    makes a round trip through Python (SQLite stores it as text, PostgreSQL does not).
+    """
+    query = select(User).order_by(User.created_at, User.id).limit(limit)
+    if active is not None:
+        query = query.where(User.is_active.is_(active))
+    if after is not None:
+        cursor_created = select(User.created_at).where(User.id == after).scalar_subquery()
+        query = query.where(
+            or_(
+                User.created_at > cursor_created,
+                and_(User.created_at == cursor_created, User.id > after),
+            )
+        )
+    return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """What `change_account` did: the role and state before and after, and the user's new
+    credentials version (None when nothing changed, and nothing was written)."""
+
+    user_id: uuid.UUID
+    old_role: str
+    role: str
+    was_active: bool
+    is_active: bool
+    credentials_version: int | None
+
+    @property
+    def changed(self) -> bool:
+        return self.credentials_version is not None
+
+
+def _is_active_admin(role: str, active: bool) -> bool:
+    return role == Role.ADMIN and active
+
+
+async def _lock_admins(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Lock the users table's admins against concurrent role and state changes, for the rest
+    of the transaction, and return the ids of the active ones.
+
+    PostgreSQL: `SELECT ... FOR UPDATE` locks every active admin's row, always in id order,
+    so two such transactions cannot deadlock: the second waits here until the first commits,
+    and then (READ COMMITTED) re-checks each locked row, so an admin the first one demoted or
+    deactivated is no longer counted. SQLite has no row locks and ignores FOR UPDATE: a write
+    first takes the database's one write lock (waiting up to busy_timeout for it), so these
+    transactions run one after another from here on. The write must come before any read: a
+    transaction that read first cannot wait for the lock, and would fail at once.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(User).where(User.id == user_id).values(role=User.role))
+    admins = await session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return list(admins)
+
+
+async def change_account(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> AccountChange:
+    """Set the user's role and/or active state in one transaction, raising their credentials
+    version if anything changed; a change to what the user already has writes nothing.
+
+    LastAdminError, and nothing changed, if it would demote or deactivate the last active
+    admin, however many such changes run at once (see _lock_admins); LookupError if there is
+    no such user.
+    """
+    try:
+        admins = await _lock_admins(session, user_id)
+        row = (
+            await session.execute(
+                select(User.role, User.is_active).where(User.id == user_id).with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            raise LookupError(user_id)
+        old_role, was_active = row
+        new_role = old_role if role is None else str(role)
+        is_active = was_active if active is None else active
+        change = AccountChange(user_id, old_role, new_role, was_active, is_active, None)
+        if (new_role, is_active) == (old_role, was_active):
+            await session.rollback()
+            return change
+        if (
+            _is_active_admin(old_role, was_active)
+            and not _is_active_admin(new_role, is_active)
+            and not any(admin != user_id for admin in admins)
+        ):
+            raise LastAdminError(user_id)
+        version = await session.scalar(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                role=new_role,
+                is_active=is_active,
+                credentials_version=User.credentials_version + 1,
+            )
+            .returning(User.credentials_version)
+        )
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    return AccountChange(user_id, old_role, new_role, was_active, is_active, version)
