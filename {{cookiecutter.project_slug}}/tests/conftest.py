@@ -296,3 +296,20 @@ def sign(
         name: value for name, value in ({"kid": key.kid} | header).items() if value is not None
     }
     return jwt.encode(claims, key.signing_key, algorithm=key.algorithm, headers=headers)
+
+
+def session_id(tokens: dict[str, str]) -> str:
+    """The session (`sid`) a token pair belongs to."""
+    sid: str = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+    return sid
+
+
+async def refresh(client: httpx.AsyncClient, tokens: dict[str, str]) -> httpx.Response:
+    return await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+
+def old_login_token(app: FastAPI, user_id: str, tokens: dict[str, str]) -> str:
+    """An access token of the same session whose login was an hour ago: too old for what
+    needs a recent login (FRESH_AUTH_MINUTES)."""
+    an_hour_ago = int(time.time()) - 3600
+    return sign(app, access_claims(user_id, sid=session_id(tokens), auth_time=an_hour_ago))

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security.passwords import MAX_PASSWORD_LENGTH
-from test_sessions import old_login_token, refresh, session_id
 
 from conftest import (
     KNOWN_SECRETS,
@@ -21,6 +20,9 @@ from conftest import (
     client_for,
     login,
     make_settings,
+    old_login_token,
+    refresh,
+    session_id,
     sign,
 )
 

@@ -6,21 +6,25 @@ import uuid
 from datetime import datetime
 
 import httpx
-import jwt
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 
-from conftest import access_claims, add_user, bearer, client_for, login, sign
+from conftest import (
+    access_claims,
+    add_user,
+    bearer,
+    client_for,
+    login,
+    old_login_token,
+    refresh,
+    session_id,
+    sign,
+)
 
 PHONE = {"User-Agent": "Phone/1.0"}
 LAPTOP = {"User-Agent": "Laptop/2.0"}
-
-
-def session_id(tokens: dict[str, str]) -> str:
-    sid: str = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
-    return sid
 
 
 async def login_with(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
@@ -45,16 +49,6 @@ async def sessions(client: httpx.AsyncClient, tokens: dict[str, str]) -> list[di
 
 async def end(client: httpx.AsyncClient, tokens: dict[str, str], sid: str) -> httpx.Response:
     return await client.delete(f"/auth/sessions/{sid}", headers=bearer(tokens["access_token"]))
-
-
-async def refresh(client: httpx.AsyncClient, tokens: dict[str, str]) -> httpx.Response:
-    return await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-
-
-def old_login_token(app: FastAPI, user_id: str, tokens: dict[str, str]) -> str:
-    """An access token of the same session whose login was an hour ago."""
-    an_hour_ago = int(time.time()) - 3600
-    return sign(app, access_claims(user_id, sid=session_id(tokens), auth_time=an_hour_ago))
 
 
 async def test_the_list_shows_every_live_session_and_marks_the_calling_one(
