@@ -19,6 +19,7 @@ from bench import BENCH_DIR, bakes, note
 from bench.machine import STACK
 from bench.measure import Case
 from bench.servers import Server, uvicorn_argv
+from bench.session_pool import SessionPools
 from bench.token_pool import WARM_UP_MAX, TokenPool, label
 from harness import served
 
@@ -120,19 +121,69 @@ def template_login(server: Server) -> str:
     return str(response.json()["access_token"])
 
 
-def template_cases(name: str, project: Path, pools: dict[int, TokenPool]) -> list[Case]:
-    """The routes measured on the bake `name`: /protected always, /health and /users/me on some,
-    and /protected with each of `pools` in rotation."""
+# The bakes whose refresh and logout are measured, by the store they keep sessions in.
+STORE_OF_BAKE = {"HS256": "sqlite", "postgresql": "postgresql", "redis": "redis"}
+# What one refresh (a successful rotation) and one logout (a session revoked) write, in one
+# transaction: the database store's UPDATE; its UPDATE ... RETURNING, the counter's upsert and
+# the revocation's INSERT. Redis: the commands of the rotate and revoke scripts (TIME, HMGET,
+# GET, HSET; TIME, HGET, HGET, SREM, DEL, ZADD, ZREMRANGEBYSCORE, EXPIRETIME, PUBLISH).
+WRITES = {"sqlite": (1, 3), "postgresql": (1, 3), "redis": (4, 9)}
+
+
+def template_cases(
+    name: str,
+    project: Path,
+    pools: dict[int, TokenPool],
+    env: dict[str, str],
+    sessions: SessionPools | None = None,
+) -> list[Case]:
+    """The routes measured on the bake `name` (its servers given `env`): /protected always,
+    /health and /users/me on some, /protected with each of `pools` in rotation, and refresh and
+    logout beside the same writes alone when given `sessions`."""
     app = f"{served.package_of(project)}.main:app"
     argv = uvicorn_argv(app, "--app-dir", str(project / "src"))
-    server = Server(name, argv, project, bakes.server_env(), "/health", token=template_login)
+    server = Server(name, argv, project, env, "/health", token=template_login)
     health = f"{name} /health"
     cases = [Case(f"{name} /protected", server, "/protected", "template", health)]
     if name in ("HS256", "middleware"):
         cases.insert(0, Case(health, server, "/health", "template, public route"))
     if name in ("HS256", "redis"):
         cases.append(Case(f"{name} /users/me", server, "/users/me", "template", health))
-    return cases + pool_cases(name, server, pools)
+    cases += pool_cases(name, server, pools)
+    if sessions is not None:
+        cases += store_cases(name, project, server, sessions)
+    return cases
+
+
+def store_cases(name: str, project: Path, server: Server, sessions: SessionPools) -> list[Case]:
+    """POST /auth/refresh and /auth/logout, each token once, and each beside a bench-only app
+    (write_baseline.py) doing the same number of writes in one transaction of the same
+    database or Redis: the physical limit of one rotation, of one logout."""
+    store = STORE_OF_BAKE[name]
+    argv = uvicorn_argv("write_baseline:app", "--factory", "--app-dir", str(BENCH_DIR))
+    env = {**server.env, "BENCH_PACKAGE": served.package_of(project)}
+    writes = Server(f"{name}-writes", argv, project, env, "/docs", token=_fixed(""))
+    kind, unit = ("redis", "commands") if store == "redis" else ("sql", "writes")
+    cases = []
+    for what, path, pool, count in (
+        ("refresh", "/auth/refresh", sessions.refresh, WRITES[store][0]),
+        ("logout", "/auth/logout", sessions.logout, WRITES[store][1]),
+    ):
+        txn = "MULTI/EXEC" if store == "redis" else "transaction"
+        ref = f"redis {count}-cmd MULTI" if store == "redis" else f"{store} {count}-write txn"
+        description = f"{count} {unit} in one {txn}, nothing else (write_baseline.py)"
+        cases.append(Case(ref, writes, f"/{kind}?{unit}={count}", description))
+        cases.append(
+            Case(
+                f"{store} {what}",
+                server,
+                path,
+                f"template, each token once; x ref: {ref}",
+                ref,
+                spend=pool,
+            )
+        )
+    return cases
 
 
 def pool_cases(name: str, server: Server, pools: dict[int, TokenPool]) -> list[Case]:

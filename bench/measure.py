@@ -12,6 +12,7 @@ import httpx
 
 from bench import note
 from bench.servers import Server
+from bench.session_pool import SpendPool
 from bench.token_pool import ROTATE_SCRIPT, WARM_UP_MAX, TokenPool
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -52,10 +53,12 @@ class Case:
     ref_runs: list[CaseRun] = field(default_factory=list)
     # Many distinct tokens sent in rotation, instead of the server's one token.
     pool: TokenPool | None = None
+    # Single-use tokens (refresh tokens, sessions to log out), each sent once.
+    spend: SpendPool | None = None
 
     @property
     def needs_token(self) -> bool:
-        return self.path != "/health" and self.pool is None
+        return self.path != "/health" and self.pool is None and self.spend is None
 
 
 def ensure_wrk() -> str:
@@ -86,10 +89,17 @@ def _find(pattern: str, out: str) -> re.Match[str]:
 
 
 def wrk(
-    url: str, token: str | None, seconds: int, connections: int, pool: TokenPool | None = None
+    url: str,
+    token: str | None,
+    seconds: int,
+    connections: int,
+    pool: TokenPool | None = None,
+    spend: SpendPool | None = None,
 ) -> WrkRun:
     """One wrk run of `url`, with `token` as a bearer token if given, or the tokens of
-    `pool` in rotation from its offset (one wrk thread, so one walk through the file)."""
+    `pool` in rotation from its offset (one wrk thread, so one walk through the file), or
+    the next slice of `spend`, each token once (POSTs; the run may end early, see
+    session_pool.py)."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if token:
         argv += ["-H", f"Authorization: Bearer {token}"]
@@ -97,6 +107,10 @@ def wrk(
     if pool is not None:
         argv[-1:-1] = ["-s", str(ROTATE_SCRIPT)]
         argv += ["--", str(pool.file), str(pool.offset)]
+    if spend is not None:
+        script, *rest = spend.args()
+        argv[-1:-1] = [script, rest[0]]
+        argv += rest[1:]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     latency = {}
     for pct in ("50", "99"):
@@ -106,12 +120,15 @@ def wrk(
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failures = int(bad.group(1)) if bad else 0
     failures += sum(int(n) for n in errors.groups()) if errors else 0
+    rps = float(_find(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(_find(r"(\d+) requests in", out).group(1))
+    spent = re.search(r"spent: (\d+) responses in ([\d.]+) s, exhausted 1", out)
+    if spent and float(spent.group(2)) > 0:
+        # The slice ran out before the duration: the rate is over the time it took.
+        requests = int(spent.group(1))
+        rps = requests / float(spent.group(2))
     return WrkRun(
-        rps=float(_find(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        p50=latency["50"],
-        p99=latency["99"],
-        failures=failures,
-        requests=int(_find(r"(\d+) requests in", out).group(1)),
+        rps=rps, p50=latency["50"], p99=latency["99"], failures=failures, requests=requests
     )
 
 
@@ -144,7 +161,7 @@ def measure(case: Case, token: str | None, seconds: int, connections: int) -> Ca
     """
     pid = case.server.pid
     before = cpu_seconds(pid)
-    run = wrk(f"{case.server.url}{case.path}", token, seconds, connections, case.pool)
+    run = wrk(f"{case.server.url}{case.path}", token, seconds, connections, case.pool, case.spend)
     after = cpu_seconds(pid)
     if case.pool is not None:
         # Requests still in flight when wrk stopped took a token too.
@@ -163,11 +180,13 @@ def run_rounds(cases: list[Case], *, rounds: int, seconds: int, connections: int
     """Measure every case `rounds` times, each run right after a run of the bare app."""
     servers = list({id(case.server): case.server for case in cases}.values())
     for case in cases:  # warm-up: lazy imports, first connections, the verified-token cache
-        token = case.server.token(case.server) if case.path != "/health" else None
+        # Single-use tokens cannot be spent on warming up: the server's /health instead.
+        path = "/health" if case.spend is not None else case.path
+        token = case.server.token(case.server) if path != "/health" else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         with httpx.Client(base_url=case.server.url) as http:
             for _ in range(WARM_UP_REQUESTS):
-                http.get(case.path, headers=headers).raise_for_status()
+                http.get(path, headers=headers).raise_for_status()
         if case.pool is not None and case.pool.count <= WARM_UP_MAX:
             # Long enough to send the whole pool once at miss speed (500/s at the slowest, RS256
             # on a busy machine): it is all in the cache after.

@@ -10,9 +10,12 @@ requests/s, the ratio to a bare FastAPI route measured in the same rounds, p99 l
 the server's CPU time per request (steadier than requests/s on a shared machine) and its
 resident memory. Besides one token repeated, /protected is driven with pools of 1k, 10k and
 100k distinct tokens in rotation (bench/token_pool.py): the verified-token cache's hits, and
-its misses. Then it times a cold start (first 200 on /health, import time), checks that a
-login storm does not stall the event loop, that a logout reaches every worker of a two-worker
-server, and how long a bake and the baked project's tests take.
+its misses. POST /auth/refresh and /auth/logout spend single-use tokens (bench/session_pool.py)
+on SQLite, PostgreSQL and Redis, each beside the same number of writes in one transaction of
+the same database (bench/write_baseline.py): the physical limit. Then it times a cold start
+(first 200 on /health, import time), checks that a login storm does not stall the event loop,
+that a logout reaches every worker of a two-worker server, and how long a bake and the baked
+project's tests take.
 
 It is a benchmark, not a test: the targets are printed as PASS/FAIL, and the exit status is 0
 whatever they say. Only 127.0.0.1 is ever contacted, apart from pip installing the optional
@@ -36,8 +39,8 @@ import signal
 import tempfile
 from dataclasses import dataclass, replace
 
-from bench import bakes, checks, report, token_pool
-from bench.cases import baseline_cases, template_cases, third_party_python
+from bench import bakes, checks, report, session_pool, token_pool
+from bench.cases import STORE_OF_BAKE, baseline_cases, template_cases, third_party_python
 from bench.cold_start import cold_start
 from bench.machine import Machine, machine
 from bench.measure import ensure_wrk, run_rounds
@@ -74,6 +77,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
         help="comma-separated bakes to measure (default: all of "
         + ", ".join(name for name, _ in bakes.BAKES)
         + "; HS256 always)",
+    )
+    parser.add_argument(
+        "--skip-suite", action="store_true", help="do not time the default bake's test suite"
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--template", type=Path, default=bakery.TEMPLATE_DIR, help="template root")
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args, opts, info, tmp, logs)
     finally:
+        bakes.drop_postgres_database()
+        bakes.drop_redis_keys()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -120,23 +128,39 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
     wanted_bakes = {"HS256", *args.variants.split(",")} if args.variants else None
     baked = bakes.bake_variants(args.template, tmp, wanted_bakes)
 
-    print("== the default bake's own test suite", flush=True)
-    suite = bakes.run_suite(baked.projects["HS256"])
-    print(f"  {suite.summary} ({suite.seconds:.1f} s wall)", flush=True)
+    if args.skip_suite:
+        suite = bakes.Suite(0.0, "skipped (--skip-suite)")
+    else:
+        print("== the default bake's own test suite", flush=True)
+        suite = bakes.run_suite(baked.projects["HS256"])
+        print(f"  {suite.summary} ({suite.seconds:.1f} s wall)", flush=True)
 
     print("== minting token pools", flush=True)
     pools = {
-        name: token_pool.mint(name, project, opts.token_counts[name], tmp / "tokens" / name)
+        name: token_pool.mint(
+            name, project, opts.token_counts[name], tmp / "tokens" / name, baked.env(name)
+        )
         for name, project in baked.projects.items()
         if name in opts.token_counts and _pools_wanted(args.only, name)
     }
+    wanted_stores = {
+        STORE_OF_BAKE[name]: (project, baked.env(name))
+        for name, project in baked.projects.items()
+        if name in STORE_OF_BAKE and _stores_wanted(args.only, STORE_OF_BAKE[name])
+    }
+    sessions = session_pool.mint(wanted_stores, opts.rounds, opts.seconds, tmp / "sessions")
     python = third_party_python(tmp, opts.third_party_python, opts.third_party)
     cases = baseline_cases(tmp, python)
     for name, project in baked.projects.items():
-        cases += template_cases(name, project, pools.get(name, {}))
+        store = STORE_OF_BAKE.get(name, "")
+        cases += template_cases(
+            name, project, pools.get(name, {}), baked.env(name), sessions.get(store)
+        )
     default_server = next(case.server for case in cases if case.label == "HS256 /protected")
     if args.only:
         wanted = {"bare", *args.only.split(",")}
+        # A kept case keeps the reference of its second ratio (a refresh its write baseline).
+        wanted |= {c.same_server_ref for c in cases if c.label in wanted and c.same_server_ref}
         cases = [case for case in cases if case.label in wanted]
     # The default bake's server also takes the login storm, whatever --only kept.
     servers = list({id(s): s for s in [default_server, *(c.server for c in cases)]}.values())
@@ -195,6 +219,13 @@ def _pools_wanted(only: str | None, name: str) -> bool:
         label.startswith(f"{name} ") and ("tokens" in label or "cache off" in label)
         for label in only.split(",")
     )
+
+
+def _stores_wanted(only: str | None, store: str) -> bool:
+    """Whether --only keeps the refresh or logout case of `store` (minting takes a while)."""
+    if only is None:
+        return True
+    return f"{store} refresh" in only.split(",") or f"{store} logout" in only.split(",")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BENCH_DIR, bakes, note
+from bench import BENCH_DIR, note
 from harness import served
 
 ROTATE_SCRIPT = BENCH_DIR / "rotate_tokens.lua"
@@ -44,7 +44,9 @@ class TokenPool:
         self.offset = (self.offset + sent) % self.count
 
 
-def mint(name: str, project: Path, counts: tuple[int, ...], out_dir: Path) -> dict[int, TokenPool]:
+def mint(
+    name: str, project: Path, counts: tuple[int, ...], out_dir: Path, env: dict[str, str]
+) -> dict[int, TokenPool]:
     """Pools of `counts` tokens from the bake `project`: the largest minted (in parallel
     processes), the smaller ones its first lines."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def mint(name: str, project: Path, counts: tuple[int, ...], out_dir: Path) -> di
         subprocess.Popen(
             [sys.executable, str(BENCH_DIR / "mint_tokens.py"), package, str(share), str(part)],
             cwd=project,
-            env=bakes.server_env(),
+            env=env,
         )
         for part in parts
     ]

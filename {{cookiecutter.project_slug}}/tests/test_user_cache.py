@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -10,7 +11,6 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.auth.dependencies import get_user_cache
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users import repository as users
 from {{ cookiecutter.package_name }}.users.cache import UserCache
@@ -169,8 +169,8 @@ async def test_a_deactivation_in_the_database_shows_when_the_entry_expires(
 ) -> None:
     clock = FakeClock()
     cache = UserCache(ttl=5, clock=clock)
-    # A service swapped the way FastAPI intends, for this app only.
-    app.dependency_overrides[get_user_cache] = lambda: cache
+    # The cache CurrentUser reads from the app's services, swapped for this app only.
+    app.state.services = replace(app.state.services, user_cache=cache)
     headers = bearer(tokens["access_token"])
     assert (await client.get("/users/me", headers=headers)).status_code == 200
     await deactivate_all(app)
@@ -184,7 +184,7 @@ async def test_deactivation_through_the_app_beats_a_cached_user(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
     cache = UserCache(ttl=60)
-    app.dependency_overrides[get_user_cache] = lambda: cache
+    app.state.services = replace(app.state.services, user_cache=cache)
     headers = bearer(tokens["access_token"])
     assert (await client.get("/users/me", headers=headers)).status_code == 200
     await app.state.services.accounts.deactivate("alice@example.com", client="test")

@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from sqlalchemy import delete, update
 
 from {{ cookiecutter.package_name }}.users.models import User
+from {{ cookiecutter.package_name }}.users.schemas import UserPublic
+from {{ cookiecutter.package_name }}.users.snapshot import UserSnapshot
 
 from conftest import bearer
 
@@ -22,6 +24,35 @@ async def test_me_returns_the_public_user(
     assert body["is_active"] is True
     assert "password" not in response.text
     assert "argon2" not in response.text
+
+
+async def test_me_sends_exactly_what_user_public_would(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str], user_id: str
+) -> None:
+    # /users/me sends the snapshot's prerendered JSON instead of letting FastAPI validate the
+    # return value: the body must be UserPublic's, byte for byte, and the schema unchanged.
+    async with app.state.services.sessionmaker() as db:
+        user = await db.get(User, uuid.UUID(user_id))
+    assert user is not None
+    expected = UserPublic.model_validate(user)
+    for _ in range(2):  # the load, then the cached snapshot
+        response = await client.get("/users/me", headers=bearer(tokens["access_token"]))
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.content == expected.model_dump_json().encode()
+        assert response.json() == expected.model_dump(mode="json")
+    # A snapshot built without its JSON renders the same.
+    bare = UserSnapshot(user.id, user.username, user.is_active, user.role, user.created_at)
+    assert bare.public() == expected.model_dump_json().encode()
+    schema = (await client.get("/openapi.json")).json()
+    ok = schema["paths"]["/users/me"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/UserPublic"}
+    assert set(schema["components"]["schemas"]["UserPublic"]["properties"]) == {
+        "id",
+        "username",
+        "is_active",
+        "created_at",
+    }
 
 
 async def test_me_needs_a_token(client: httpx.AsyncClient) -> None:

@@ -7,6 +7,7 @@ go-to-definition see what a route gets, and a test can replace any service:
 `app.dependency_overrides[get_auth_service] = lambda: fake`.
 """
 
+import functools
 import time
 from typing import Annotated
 
@@ -159,27 +160,33 @@ RecentProfileClaims = Annotated[Claims, Security(recent_login, scopes=["profile"
 AdminClaims = Annotated[Claims, Security(recent_login, scopes=["admin"])]
 
 
-async def get_current_user(
-    claims: ProfileClaims,
-    cache: UserCacheDep,
-    sessionmaker: SessionmakerDep,
-) -> UserSnapshot:
+async def get_current_user(request: Request, claims: ProfileClaims) -> UserSnapshot:
     """The caller's user, for a token with the `profile` scope; 401 if the user was deleted
     or deactivated since the token was issued.
 
     Served from the per-process UserCache when it can be (users/cache.py says why that is
     safe); only a miss opens a database session, one for all the requests that miss at once.
+    The cache and the sessionmaker are read from the app's services, like BearerAuth does:
+    two more dependencies would cost as much as the rest of a cached request.
     """
-
-    async def load() -> UserSnapshot | None:
-        async with sessionmaker() as db:
-            user = await users.get_by_id(db, claims.user_id)
-        return None if user is None else UserSnapshot.of(user)
-
-    snapshot = await cache.get_or_load(claims.user_id, load)
+    services: Services = request.app.state.services
+    cache = services.user_cache
+    snapshot = cache.get(claims.user_id)
+    if snapshot is None:
+        snapshot = await cache.get_or_load(
+            claims.user_id, functools.partial(_load_user, services.sessionmaker, claims.user_id)
+        )
     if snapshot is None or not snapshot.is_active:
         raise unauthorized(token_sent=True)
     return snapshot
+
+
+async def _load_user(
+    sessionmaker: async_sessionmaker[AsyncSession], user_id: str
+) -> UserSnapshot | None:
+    async with sessionmaker() as db:
+        user = await users.get_by_id(db, user_id)
+    return None if user is None else UserSnapshot.of(user)
 
 
 CurrentUser = Annotated[UserSnapshot, Depends(get_current_user)]

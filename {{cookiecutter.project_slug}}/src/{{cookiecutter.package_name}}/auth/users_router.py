@@ -4,12 +4,11 @@ tokens)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response, status
 
 from ..security.throttle import ThrottledError
 from ..users.password_policy import PasswordPolicy, PasswordRejectedError
 from ..users.schemas import UserPublic
-from ..users.snapshot import UserSnapshot
 from .client_address import ClientAddress
 from .dependencies import CurrentUser, RecentProfileClaims, ServicesDep, unauthorized
 from .exceptions import InvalidAccessTokenError, WrongPasswordError
@@ -57,9 +56,11 @@ PasswordChangeDep = Annotated[PasswordChange, Depends(get_password_change)]
 
 
 @router.get("/me", response_model=UserPublic, responses=UNAUTHORIZED | UNAVAILABLE)
-async def read_me(user: CurrentUser) -> UserSnapshot:
+async def read_me(user: CurrentUser) -> Response:
     """The authenticated user, from the database or the few-seconds user cache."""
-    return user
+    # UserPublic's JSON, rendered when the snapshot was loaded: FastAPI would validate and
+    # serialize the same snapshot again on every request. `response_model` still documents it.
+    return Response(user.public(), media_type="application/json")
 
 
 @router.post(

@@ -1,10 +1,11 @@
 """The authenticated user as routes see it (`CurrentUser`)."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .models import User
+from .schemas import UserPublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +19,15 @@ class UserSnapshot:
     is_active: bool
     role: str
     created_at: datetime
+    # The user as the API shows it (UserPublic's JSON), rendered once per load: /users/me sends
+    # these bytes instead of validating and serializing the same snapshot on every request.
+    public_json: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
     def of(cls, user: User) -> "UserSnapshot":
-        return cls(user.id, user.username, user.is_active, user.role, user.created_at)
+        public = UserPublic.model_validate(user).model_dump_json().encode()
+        return cls(user.id, user.username, user.is_active, user.role, user.created_at, public)
+
+    def public(self) -> bytes:
+        """UserPublic's JSON of this user (rendered now if the snapshot was built without it)."""
+        return self.public_json or UserPublic.model_validate(self).model_dump_json().encode()
