@@ -233,7 +233,7 @@ def next_steps(project_slug: str, package_name: str) -> str:
             python3 -m venv .venv && . .venv/bin/activate
             pip install -e '.[dev]'
             python -m {package_name} migrate
-            python -m {package_name} create-user admin
+            python -m {package_name} create-user admin --role admin
             python -m {package_name} serve
             pytest
         """

@@ -189,7 +189,7 @@ def test_next_steps_name_the_real_commands(post_gen_hook: ModuleType) -> None:
         "cd my-service",
         "pip install -e '.[dev]'",
         "python -m my_service migrate",
-        "python -m my_service create-user admin",
+        "python -m my_service create-user admin --role admin",
         "python -m my_service serve",
         "pytest",
     ):
