@@ -33,7 +33,7 @@ from .auth.service import AuthService
 from .auth.services import Services
 from .auth.sessions_router import install_sessions_routes
 from .auth.stores.{{ cookiecutter.token_store }} import build_backend
-from .auth.transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import build_authenticator
+from .auth.transport import build_authenticator
 from .auth.users_router import install_users_routes
 from .auth.websocket_router import install_websocket
 from .body_limit import BodySizeLimitMiddleware

@@ -28,7 +28,7 @@ from .responses import (
 from .schemas import LogoutRequest, TokenRequest
 from .services import Services
 from .session_details import UserAgent
-from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims, TokenBody
+from .transport import TRANSPORT_RESPONSES, RefreshTokenIn, SessionClaims, TokenBody
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

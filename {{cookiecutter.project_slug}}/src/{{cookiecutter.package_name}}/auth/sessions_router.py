@@ -18,7 +18,7 @@ from .exceptions import UnknownSessionError
 from .responses import FORBIDDEN, NOT_FOUND, STALE_LOGIN, UNAUTHORIZED, UNAVAILABLE, combined
 from .schemas import SessionPublic
 from .services import Services
-from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES
+from .transport import TRANSPORT_RESPONSES
 
 router = APIRouter(prefix="/auth/sessions", tags=["sessions"])
 

@@ -26,7 +26,7 @@ from .responses import (
 )
 from .schemas import ErrorResponse, PasswordChangeRequest
 from .services import Services
-from .transport.{{ "cookies" if cookiecutter.cookie_auth else "bearer" }} import TRANSPORT_RESPONSES
+from .transport import TRANSPORT_RESPONSES
 
 router = APIRouter(prefix="/users", tags=["users"])
 
