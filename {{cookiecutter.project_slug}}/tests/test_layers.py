@@ -1,5 +1,5 @@
 """The layers the code is built in hold: cli -> main -> admin -> auth -> users -> security ->
-db/config.
+config -> db.
 
 The contracts live in pyproject.toml ([tool.importlinter]); this runs them, so a change that
 makes, say, security/ import auth/ fails the suite with the import chain that breaks them.

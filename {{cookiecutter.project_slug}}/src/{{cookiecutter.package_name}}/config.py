@@ -16,14 +16,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .db import DEFAULT_URL as DEFAULT_DATABASE_URL
+from .db import URL_SCHEMES as DATABASE_SCHEMES
 from .key_strength import weakness as key_weakness
 
 JwtAlgorithm = Literal["HS256", "EdDSA", "ES256", "RS256"]
 
 MIN_SECRET_KEY_BYTES = 32
-# The URL schemes of the database this project was generated for (the async driver is added
-# where a plain one is given).
-DATABASE_SCHEMES = frozenset({{ '{"postgresql", "postgres", "postgresql+asyncpg"}' if cookiecutter.database == "postgresql" else '{"sqlite", "sqlite+aiosqlite"}' }})
 # A refresh token left unused this long dies (unless REFRESH_IDLE_HOURS says otherwise, and
 # never later than the session's absolute end): a stolen laptop's week-old session is over.
 DEFAULT_REFRESH_IDLE_HOURS = 7 * 24
@@ -88,7 +87,7 @@ class Settings(BaseSettings):
     # How often each worker checks its key files (key-pair algorithms) and takes up a rotation.
     key_reload_seconds: int = Field(default=10, ge=1, le=3600)
 
-    database_url: str = "{{ ('postgresql+asyncpg://postgres@127.0.0.1:5432/' ~ cookiecutter.package_name) if cookiecutter.database == 'postgresql' else ('sqlite+aiosqlite:///./' ~ cookiecutter.package_name ~ '.db') }}"
+    database_url: str = DEFAULT_DATABASE_URL
     # How often each worker syncs its revoked-session list with the token store (Redis: how
     # often it proves its subscription alive): how long a logged-out access token can still
     # be accepted by another process. Open WebSockets check their session as often.

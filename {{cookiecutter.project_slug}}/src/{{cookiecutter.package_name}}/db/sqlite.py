@@ -10,6 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .core import async_database_url
 
+# The schemes DATABASE_URL may start with (the async driver is added where a plain one is
+# given), and its default: a file in the working directory.
+URL_SCHEMES = frozenset({"sqlite", "sqlite+aiosqlite"})
+DEFAULT_URL = "sqlite+aiosqlite:///./{{ cookiecutter.package_name }}.db"
+
 
 def _create_private_file(
     _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
