@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
-from {{ cookiecutter.package_name }}.cli import alembic_config
+from {{ cookiecutter.package_name }}.db.migrate import upgrade_to_head
 
 import postgres_db
 from required_services import require_service
@@ -29,20 +29,16 @@ def postgres_server() -> str:
 @pytest.fixture(scope="session")
 def migrated_db(postgres_server: str) -> Iterator[str]:
     """A database created and migrated once per run (per xdist worker), dropped at the end."""
-    from alembic import command
-
     with postgres_db.temporary_database(postgres_server) as database:
-        command.upgrade(alembic_config(database), "head")
+        upgrade_to_head(database)
         yield database
 
 
 @pytest.fixture(scope="module")
 def module_database_url(postgres_server: str) -> Iterator[str]:
     """A migrated database of one module's own, for the app the module shares."""
-    from alembic import command
-
     with postgres_db.temporary_database(postgres_server) as database:
-        command.upgrade(alembic_config(database), "head")
+        upgrade_to_head(database)
         yield database
 
 

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.cli import alembic_config
+from {{ cookiecutter.package_name }}.db.migrate import upgrade_to_head
 
 
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file migrated once; each test gets a copy."""
-    from alembic import command
-
     path = tmp_path_factory.mktemp("template") / "template.db"
-    command.upgrade(alembic_config(f"sqlite+aiosqlite:///{path}"), "head")
+    upgrade_to_head(f"sqlite+aiosqlite:///{path}")
     return path
 
 

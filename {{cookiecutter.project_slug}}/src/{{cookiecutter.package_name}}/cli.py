@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .auth.accounts import AccountChange, AccountService, LastAdminError, UnknownUserError
 from .config import Settings, SettingsError, get_settings
-from .db import async_database_url, create_engine, create_sessionmaker
-from .db.schema import MIGRATIONS_DIR, DatabaseNotReadyError, check_schema, reachable_revisions
+from .db import create_engine, create_sessionmaker
+from .db.schema import DatabaseNotReadyError, check_schema, reachable_revisions
 from .main import create_app
 from .security import key_files
 from .security.keys import load_private_key, next_key_path
@@ -85,20 +83,15 @@ def _check_database(settings: Settings, check: Callable[[AsyncEngine], Awaitable
     asyncio.run(run())
 
 
-def alembic_config(database_url: str) -> Config:
-    """Alembic configured in code, so `migrate` works from an installed wheel too."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["database_url"] = async_database_url(database_url)
-    return config
-
-
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database tables (safe to run again)."""
+    # Imported here: Alembic is for this command alone, and would slow every other start.
+    from .db.migrate import upgrade_to_head
+
     settings = _settings()
     _check_database(settings, reachable_revisions)
-    command.upgrade(alembic_config(settings.database_url), "head")
+    upgrade_to_head(settings.database_url)
     typer.echo("Database is up to date.")
 
 
