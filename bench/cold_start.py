@@ -2,14 +2,13 @@
 its own `serve` command and with plain uvicorn, the import time of its `main` module, and
 the resident memory of one idle worker."""
 
+import http.client
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 from bench import bakes
 from bench.measure import rss_mb
@@ -28,9 +27,25 @@ class ColdStart:
     idle_rss_mb: float | None  # the uvicorn worker right after its first answer
 
 
+def _answers_200(port: int) -> bool:
+    """Whether /health answers 200 now; False while nothing listens.
+
+    http.client, not httpx: an httpx.get builds a client and its TLS context each time, some
+    20 ms of CPU, so polling with it every few ms took most of a core from the server being
+    started on a 2-core machine. A refused connection costs http.client a few microseconds.
+    """
+    connection = http.client.HTTPConnection(served.LOOPBACK, port, timeout=1)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+
+
 def _first_200(argv: list[str], project: Path, port: int) -> tuple[float, float | None]:
     """Seconds from starting `argv` to the first 200 on /health, and the process's RSS then."""
-    url = f"http://{served.LOOPBACK}:{port}/health"
     started = time.perf_counter()
     process = subprocess.Popen(
         argv, cwd=project, env=bakes.server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -39,13 +54,10 @@ def _first_200(argv: list[str], project: Path, port: int) -> tuple[float, float 
         while time.perf_counter() - started < TIMEOUT_SECONDS:
             if process.poll() is not None:
                 raise RuntimeError(f"{argv} exited: {process.stderr and process.stderr.read()!r}")
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return time.perf_counter() - started, rss_mb(process.pid)
-            except httpx.TransportError:
-                pass
+            if _answers_200(port):
+                return time.perf_counter() - started, rss_mb(process.pid)
             time.sleep(POLL_SECONDS)
-        raise RuntimeError(f"no 200 from {url} in {TIMEOUT_SECONDS:g} s")
+        raise RuntimeError(f"no 200 from port {port}'s /health in {TIMEOUT_SECONDS:g} s")
     finally:
         # One worker: uvicorn serves in this very process, no group to stop.
         process.terminate()
