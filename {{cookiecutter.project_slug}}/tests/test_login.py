@@ -7,9 +7,11 @@ from time import process_time
 import httpx
 import jwt
 import pytest
+from argon2 import extract_parameters
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from {{ cookiecutter.package_name }}.security.passwords import PasswordHasher, unknown_user_hash
 from {{ cookiecutter.package_name }}.users.models import User
 
 from conftest import PASSWORD, add_user, login, make_settings, running
@@ -118,6 +120,18 @@ async def test_a_254_character_email_is_a_valid_username(
     assert len(username) == 254
     await add_user(app, username)
     assert (await login(client, username)).status_code == 200
+
+
+async def test_the_unknown_user_hash_costs_what_a_real_hash_costs_and_matches_nothing() -> None:
+    """It is written, not hashed (no argon2id run at start-up): its parameters and lengths
+    must be a real hash's, which set the work a verify does, and no password may match it."""
+    costs = {"time_cost": 2, "memory_kib": 1024, "parallelism": 2}
+    hasher = PasswordHasher(**costs)
+    dummy = unknown_user_hash(**costs)
+    assert extract_parameters(dummy) == extract_parameters(await hasher.hash_async(""))
+    assert dummy != unknown_user_hash(**costs)
+    for password in ("", "password", dummy):
+        assert await hasher.verify(password, dummy) == (False, None)
 
 
 async def test_an_outdated_hash_does_not_make_a_known_username_faster(database_url: str) -> None:

@@ -5,17 +5,41 @@ the event loop, one login would freeze every other request, so the async functio
 hand the work to a worker thread.
 """
 
+import base64
 import os
 import secrets
 
 import anyio.to_thread
 from anyio import CapacityLimiter
+from argon2.low_level import ARGON2_VERSION
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 # Longer passwords are refused before hashing: no one types more, and hashing megabytes of
 # attacker input per request is a denial of service.
 MAX_PASSWORD_LENGTH = 1024
+# argon2-cffi's defaults, stated: unknown_user_hash() writes hashes of exactly these lengths.
+HASH_BYTES = 32
+SALT_BYTES = 16
+
+
+def _b64(data: bytes) -> str:
+    """Base64 without padding, as the argon2 hash format spells salts and digests."""
+    return base64.b64encode(data).rstrip(b"=").decode()
+
+
+def unknown_user_hash(*, time_cost: int, memory_kib: int, parallelism: int) -> str:
+    """An argon2id hash with these parameters, a random salt and a random digest.
+
+    Verifying a password against it costs what verifying against a real hash with these
+    parameters costs (the parameters set the work, not how the digest came about), and never
+    succeeds: no password is known to hash to a random 256-bit digest. Hashing a random
+    password instead would cost a full argon2id hash at every start of every process.
+    """
+    return (
+        f"$argon2id$v={ARGON2_VERSION}$m={memory_kib},t={time_cost},p={parallelism}"
+        f"${_b64(secrets.token_bytes(SALT_BYTES))}${_b64(secrets.token_bytes(HASH_BYTES))}"
+    )
 
 
 class PasswordHasher:
@@ -23,11 +47,21 @@ class PasswordHasher:
 
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
         self._hash = PasswordHash(
-            (Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism),)
+            (
+                Argon2Hasher(
+                    time_cost=time_cost,
+                    memory_cost=memory_kib,
+                    parallelism=parallelism,
+                    hash_len=HASH_BYTES,
+                    salt_len=SALT_BYTES,
+                ),
+            )
         )
         # Verified against when the user does not exist, so that an unknown username costs
         # as much time as a wrong password and response times do not reveal which it was.
-        self._dummy_hash = self._hash.hash(secrets.token_urlsafe(32))
+        self._dummy_hash = unknown_user_hash(
+            time_cost=time_cost, memory_kib=memory_kib, parallelism=parallelism
+        )
         # Hashes run one per core but one, at most: a burst of logins queues here instead of
         # taking every core (and the shared thread pool) from the event loop serving others.
         self._limiter = CapacityLimiter(max(1, (os.cpu_count() or 1) - 1))
