@@ -64,6 +64,8 @@ def head_revisions() -> frozenset[str]:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in VERSIONS_DIR.glob("*.py"):
+        if path.name == "__init__.py" or path.name.startswith(".#"):
+            continue  # not revisions to Alembic either: a package marker, an editor's lock
         constants = _module_constants(path, frozenset({"revision", "down_revision"}))
         revisions.add(str(constants["revision"]))
         parents |= _parents(constants.get("down_revision"))
