@@ -107,7 +107,7 @@ def build_services(settings: Settings) -> Services:
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
-    backend = build_backend(settings, sessionmaker)
+    backend = build_backend(settings, engine)
     tokens = TokenService(
         keys,
         backend.revoked,

@@ -56,11 +56,11 @@ def _postgresql_now(_: database_now, __: SQLCompiler, **___: object) -> str:
 _UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
-def upsert(session: AsyncSession, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT that can say ON CONFLICT ... DO UPDATE, in the session's SQL dialect.
+def upsert(dialect: str, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT ... DO UPDATE, in the SQL of `dialect` (an engine's
+    `dialect.name`).
 
     SQLite (3.24+) and PostgreSQL spell it alike, and both make it one atomic statement:
     the row is created or updated, and locked until the transaction ends.
     """
-    dialect = session.get_bind().dialect.name
     return _UPSERTS[dialect](table)
