@@ -107,7 +107,7 @@ def build_services(settings: Settings) -> Services:
     keys = load_keys(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
-    backend = build_backend(settings, sessionmaker)
+    backend = build_backend(settings, engine)
     tokens = TokenService(
         keys,
         backend.revoked,
@@ -141,7 +141,7 @@ def build_services(settings: Settings) -> Services:
         throttle=throttle,
         user_cache=UserCache(ttl=settings.user_cache_seconds),
         authenticator=build_authenticator(settings, tokens),
-        auth=AuthService(sessionmaker, passwords, tokens, backend.store, throttle),
+        auth=AuthService(engine, sessionmaker, passwords, tokens, backend.store, throttle),
         accounts=AccountService(sessionmaker, passwords, backend.store),
     )
 

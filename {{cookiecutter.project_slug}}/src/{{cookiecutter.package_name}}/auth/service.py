@@ -7,7 +7,7 @@ same rules without a request.
 import time
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..audit import audit
 from ..security.passwords import PasswordHasher
@@ -30,12 +30,14 @@ from .stores.interface import NewSession, RotateOutcome, SessionInfo, TokenStore
 class AuthService:
     def __init__(
         self,
+        engine: AsyncEngine,
         sessionmaker: async_sessionmaker[AsyncSession],
         passwords: PasswordHasher,
         tokens: TokenService,
         store: TokenStore,
         throttle: LoginThrottle,
     ) -> None:
+        self._engine = engine
         self._sessionmaker = sessionmaker
         self._passwords = passwords
         self._tokens = tokens
@@ -145,8 +147,7 @@ class AuthService:
             raise InvalidScopeError
         # Read before the rotation writes: if the database fails here, the token is not spent
         # and the client can retry, instead of its retry looking like a stolen token's reuse.
-        async with self._sessionmaker() as db:
-            user = await users.get_by_id(db, claims.user_id)
+        user = await users.read_by_id(self._engine, claims.user_id)
         if user is None or not user.is_active:
             await self._store.revoke_session(claims.session_id, claims.user_id)
             raise InvalidRefreshTokenError

@@ -80,11 +80,11 @@ class _DialectInserts(dict[str, Callable[..., Any]]):
 _UPSERTS = _DialectInserts()
 
 
-def upsert(session: AsyncSession, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT that can say ON CONFLICT ... DO UPDATE, in the session's SQL dialect.
+def upsert(dialect: str, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT ... DO UPDATE, in the SQL of `dialect` (an engine's
+    `dialect.name`).
 
     SQLite (3.24+) and PostgreSQL spell it alike, and both make it one atomic statement:
     the row is created or updated, and locked until the transaction ends.
     """
-    dialect = session.get_bind().dialect.name
     return _UPSERTS[dialect](table)

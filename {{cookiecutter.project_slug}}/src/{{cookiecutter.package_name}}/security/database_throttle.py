@@ -11,8 +11,8 @@ import math
 import time
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Float, Index, String, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Float, Index, String, bindparam, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, database_now, upsert
@@ -41,87 +41,112 @@ class ThrottleAttempt(Base):
 
 
 class DatabaseAttemptLog:
-    """AttemptLog on SQLAlchemy: a moving window per bucket, serialised by a row lock."""
+    """AttemptLog on SQLAlchemy Core: a moving window per bucket, serialised by a row lock.
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._sessionmaker = sessionmaker
+    Statements are built once: a login's reservation and give-back are several small
+    statements, and building them each time would cost more than running them.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._last_purge = time.monotonic()
+        touch = upsert(engine.dialect.name, ThrottleBucket).values(
+            key=bindparam("bucket"), touched_at=database_now()
+        )
+        self._touch = touch.on_conflict_do_update(
+            index_elements=[ThrottleBucket.key], set_={"touched_at": touch.excluded.touched_at}
+        )
+        self._now = select(database_now())
+        buckets = ThrottleAttempt.bucket.in_(bindparam("buckets", expanding=True))
+        # Each one statement for all the buckets of an attempt: fewer round trips (and, on
+        # SQLite, thread hand-offs) while the buckets are locked.
+        self._expire = delete(ThrottleAttempt).where(
+            buckets, ThrottleAttempt.expires_at <= bindparam("now")
+        )
+        self._count = (
+            select(ThrottleAttempt.bucket, func.count())
+            .where(buckets)
+            .group_by(ThrottleAttempt.bucket)
+        )
+        bucket = ThrottleAttempt.bucket == bindparam("bucket")
+        self._nth_expiry = (
+            select(ThrottleAttempt.expires_at)
+            .where(bucket)
+            .order_by(ThrottleAttempt.expires_at)
+            .offset(bindparam("skip"))
+            .limit(1)
+        )
+        self._record = insert(ThrottleAttempt)
+        self._release = delete(ThrottleAttempt).where(
+            ThrottleAttempt.attempt_id == bindparam("attempt"),
+            ThrottleAttempt.bucket.in_(bindparam("buckets", expanding=True)),
+        )
 
     async def reserve(self, limits: Sequence[Limit], attempt_id: str) -> ThrottledError | None:
         # Buckets in one order for every caller: two reservations can never wait on each other
         # in a cycle.
         ordered = sorted(limits, key=lambda limit: limit.bucket)
-        async with self._sessionmaker() as db, db.begin():
+        async with self._engine.begin() as conn:
             # The write comes first: on SQLite it takes the write lock before anything is read.
-            statement = upsert(db, ThrottleBucket).values(
-                [{"key": limit.bucket, "touched_at": database_now()} for limit in ordered]
-            )
-            await db.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[ThrottleBucket.key],
-                    set_={"touched_at": statement.excluded.touched_at},
-                )
-            )
-            now = await db.scalar(select(database_now()))
+            # Row by row in that order (one executemany): PostgreSQL locks each as it goes.
+            await conn.execute(self._touch, [{"bucket": limit.bucket} for limit in ordered])
+            now = await conn.scalar(self._now)
             assert now is not None
+            keys = [limit.bucket for limit in ordered]
+            await conn.execute(self._expire, {"buckets": keys, "now": now})
+            counted = await conn.execute(self._count, {"buckets": keys})
+            counts: dict[str, int] = {bucket: count for bucket, count in counted}
             refusals = [
                 refusal
                 for limit in ordered
-                if (refusal := await self._refusal(db, limit, now)) is not None
+                if (refusal := await self._refusal(conn, limit, counts.get(limit.bucket, 0), now))
+                is not None
             ]
             if refusals:
                 return max(refusals, key=lambda refusal: refusal.retry_after)
-            db.add_all(
-                ThrottleAttempt(
-                    bucket=limit.bucket,
-                    attempt_id=attempt_id,
-                    expires_at=now + limit.window_seconds,
-                )
-                for limit in ordered
+            await conn.execute(
+                self._record,
+                [
+                    {
+                        "bucket": limit.bucket,
+                        "attempt_id": attempt_id,
+                        "expires_at": now + limit.window_seconds,
+                    }
+                    for limit in ordered
+                ],
             )
         await self._purge_now_and_then()
         return None
 
-    async def _refusal(self, db: AsyncSession, limit: Limit, now: float) -> ThrottledError | None:
-        """None if the bucket has room, else how long until it has."""
-        await db.execute(
-            delete(ThrottleAttempt).where(
-                ThrottleAttempt.bucket == limit.bucket, ThrottleAttempt.expires_at <= now
-            )
-        )
-        count = await db.scalar(select(func.count()).where(ThrottleAttempt.bucket == limit.bucket))
-        if not count or count < limit.max_attempts:
+    async def _refusal(
+        self, conn: AsyncConnection, limit: Limit, count: int, now: float
+    ) -> ThrottledError | None:
+        """None if the bucket, holding `count` attempts in their window, has room, else how
+        long until it has."""
+        if count < limit.max_attempts:
             return None
         # The slot that frees first: the one that leaves `max_attempts - 1` behind it.
-        frees_at = await db.scalar(
-            select(ThrottleAttempt.expires_at)
-            .where(ThrottleAttempt.bucket == limit.bucket)
-            .order_by(ThrottleAttempt.expires_at)
-            .offset(count - limit.max_attempts)
-            .limit(1)
+        frees_at = await conn.scalar(
+            self._nth_expiry, {"bucket": limit.bucket, "skip": count - limit.max_attempts}
         )
         assert frees_at is not None
         wait = max(1, math.ceil(frees_at - now))
         return ThrottledError(wait, limit.scope)
 
     async def release(self, attempt_id: str, buckets: Collection[str]) -> None:
-        async with self._sessionmaker() as db, db.begin():
-            await db.execute(
-                delete(ThrottleAttempt).where(
-                    ThrottleAttempt.attempt_id == attempt_id, ThrottleAttempt.bucket.in_(buckets)
-                )
-            )
+        async with self._engine.begin() as conn:
+            await conn.execute(self._release, {"attempt": attempt_id, "buckets": list(buckets)})
 
     async def _purge_now_and_then(self) -> None:
         """Drop expired attempts of buckets nobody has used since, and idle bucket rows."""
         if time.monotonic() - self._last_purge < _PURGE_EVERY_SECONDS:
             return
         self._last_purge = time.monotonic()
-        async with self._sessionmaker() as db, db.begin():
+        async with self._engine.begin() as conn:
             now = database_now()
-            await db.execute(delete(ThrottleAttempt).where(ThrottleAttempt.expires_at <= now))
+            await conn.execute(delete(ThrottleAttempt).where(ThrottleAttempt.expires_at <= now))
             idle = ThrottleBucket.touched_at <= now - _BUCKET_IDLE_SECONDS
-            await db.execute(delete(ThrottleBucket).where(idle))
+            await conn.execute(delete(ThrottleBucket).where(idle))
 
     async def close(self) -> None:
         """Nothing of its own to release: the engine belongs to the app."""

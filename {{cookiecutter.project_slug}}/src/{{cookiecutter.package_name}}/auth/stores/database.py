@@ -16,11 +16,12 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, insert, select, update
+from sqlalchemy import ColumnElement, Row, Update, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...config import Settings
 from ...db import database_now, upsert
@@ -61,55 +62,100 @@ def _issued_under_current_credentials() -> ColumnElement[bool]:
     )
 
 
+def _revoking(*where: ColumnElement[bool]) -> Update:
+    """Mark the live sessions matching `where` revoked, returning what the log needs."""
+    return (
+        update(AuthSession)
+        .where(*where, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=database_now())
+        .returning(AuthSession.id, AuthSession.revoked_at, AuthSession.expires_at)
+    )
+
+
 class DatabaseTokenStore:
-    """TokenStore on SQLAlchemy; atomic rotation through a conditional UPDATE."""
+    """TokenStore on SQLAlchemy Core; atomic rotation through a conditional UPDATE.
+
+    Each call is one transaction on one pooled connection, with statements built once here:
+    a refresh or a logout is a few statements, and the ORM's unit of work and statement
+    building around them cost more than the statements themselves (bench/write_baseline.py
+    measures the same writes alone).
+    """
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         revoked: RevokedSessions,
         *,
         access_ttl: int,
         poll_seconds: float,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._engine = engine
         self._revoked = revoked
         self._access_ttl = access_ttl
         self._poll_seconds = poll_seconds
         # The highest revocation number this worker has applied.
         self._seen = 0
         self._task: asyncio.Task[None] | None = None
+        # Lock the user's row (and on SQLite the database) while it is checked and the
+        # session recorded: a concurrent password change either commits first, and the check
+        # fails, or waits, and then revokes this session with the others.
+        self._claim_user = (
+            update(User)
+            .where(
+                User.id == bindparam("user"),
+                User.is_active.is_(True),
+                User.credentials_version == bindparam("version"),
+            )
+            .values(credentials_version=User.credentials_version)
+        )
+        self._insert_session = insert(AuthSession).values(
+            created_at=database_now(), last_used_at=database_now()
+        )
+        live = (AuthSession.id == bindparam("session"), *_live())
+        # Compare-and-swap: of concurrent refreshes with one token, only the first matches.
+        # The same statement records the refresh for the list of sessions: no extra trip.
+        self._rotate = (
+            update(AuthSession)
+            .where(*live, AuthSession.current_token_id == bindparam("old"))
+            .values(
+                current_token_id=bindparam("new"),
+                last_used_at=database_now(),
+                client=bindparam("new_client"),
+                user_agent=bindparam("new_agent"),
+            )
+        )
+        self._find_live = select(AuthSession.id).where(*live)
+        self._revoke_one = _revoking(
+            AuthSession.id == bindparam("session"), AuthSession.user_id == bindparam("user")
+        )
+        counter = upsert(engine.dialect.name, RevocationCounter).values(
+            id=_COUNTER_ID, seq=bindparam("count")
+        )
+        self._count_revocations = counter.on_conflict_do_update(
+            index_elements=[RevocationCounter.id],
+            set_={"seq": RevocationCounter.seq + bindparam("count")},
+        ).returning(RevocationCounter.seq)
+        self._log_revocation = insert(Revocation)
 
     async def start_session(self, session: NewSession) -> bool:
         user_id = uuid.UUID(session.user_id)
-        async with self._sessionmaker() as db, db.begin():
-            # Lock the user's row (and on SQLite the database) while it is checked and the
-            # session recorded: a concurrent password change either commits first, and the
-            # check fails, or waits, and then revokes this session with the others.
-            claimed = await db.execute(
-                update(User)
-                .where(
-                    User.id == user_id,
-                    User.is_active.is_(True),
-                    User.credentials_version == session.credentials_version,
-                )
-                .values(credentials_version=User.credentials_version)
-                .execution_options(synchronize_session=False)
+        async with self._engine.begin() as conn:
+            claimed = await conn.execute(
+                self._claim_user, {"user": user_id, "version": session.credentials_version}
             )
             if claimed.rowcount != 1:
                 return False
-            await db.execute(
-                insert(AuthSession).values(
-                    id=session.session_id,
-                    user_id=user_id,
-                    current_token_id=session.refresh_token_id,
-                    credentials_version=session.credentials_version,
-                    created_at=database_now(),
-                    last_used_at=database_now(),
-                    client=session.client,
-                    user_agent=session.user_agent,
-                    expires_at=session.expires_at,
-                )
+            await conn.execute(
+                self._insert_session,
+                {
+                    "id": session.session_id,
+                    "user_id": user_id,
+                    "current_token_id": session.refresh_token_id,
+                    "credentials_version": session.credentials_version,
+                    "client": session.client,
+                    "user_agent": session.user_agent,
+                    "expires_at": session.expires_at,
+                },
             )
         return True
 
@@ -122,33 +168,29 @@ class DatabaseTokenStore:
         client: str | None,
         user_agent: str | None,
     ) -> RotateOutcome:
-        async with self._sessionmaker() as db, db.begin():
-            live = (AuthSession.id == session_id, *_live())
-            # Compare-and-swap: of concurrent refreshes with one token, only the first matches.
-            # The same statement records the refresh for the list of sessions: no extra trip.
-            result = await db.execute(
-                update(AuthSession)
-                .where(*live, AuthSession.current_token_id == old_token_id)
-                .values(
-                    current_token_id=new_token_id,
-                    last_used_at=database_now(),
-                    client=client,
-                    user_agent=user_agent,
-                )
-                .execution_options(synchronize_session=False)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                self._rotate,
+                {
+                    "session": session_id,
+                    "old": old_token_id,
+                    "new": new_token_id,
+                    "new_client": client,
+                    "new_agent": user_agent,
+                },
             )
             if result.rowcount == 1:
                 return RotateOutcome.ROTATED
-            if await db.scalar(select(AuthSession.id).where(*live)) is None:
+            if await conn.scalar(self._find_live, {"session": session_id}) is None:
                 # Unknown, revoked, over, or issued under credentials that have changed since.
                 return RotateOutcome.INVALID
             # A validly signed but rotated-out token of a live session: revoke it all.
-            await self._revoke(db, AuthSession.id == session_id)
+            await self._revoke(conn, _revoking(AuthSession.id == session_id), {})
         return RotateOutcome.REUSED
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
-        async with self._sessionmaker() as db:
-            rows = await db.execute(
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
                 select(
                     AuthSession.id,
                     AuthSession.created_at,
@@ -162,9 +204,9 @@ class DatabaseTokenStore:
             return [SessionInfo(*row) for row in rows]
 
     async def revoke_session(self, session_id: str, user_id: str) -> bool:
-        async with self._sessionmaker() as db, db.begin():
+        async with self._engine.begin() as conn:
             revoked = await self._revoke(
-                db, AuthSession.id == session_id, AuthSession.user_id == uuid.UUID(user_id)
+                conn, self._revoke_one, {"session": session_id, "user": uuid.UUID(user_id)}
             )
         return any(expires_at > revoked_at for _, revoked_at, expires_at in revoked)
 
@@ -180,13 +222,13 @@ class DatabaseTokenStore:
         # change and this transaction, a refresh of `keep_session` itself is refused (INVALID,
         # its token not spent); a retry after this commit succeeds.
         owner = AuthSession.user_id == uuid.UUID(user_id)
-        async with self._sessionmaker() as db, db.begin():
+        async with self._engine.begin() as conn:
             kept = 0
             if keep_session is not None and credentials_version is not None:
                 # Re-stamped in the transaction that revokes the others: the session that
                 # changed the password goes on under the new version, and no other does.
                 kept = (
-                    await db.execute(
+                    await conn.execute(
                         update(AuthSession)
                         .where(
                             owner,
@@ -196,64 +238,53 @@ class DatabaseTokenStore:
                             AuthSession.expires_at > database_now(),
                         )
                         .values(credentials_version=credentials_version)
-                        .execution_options(synchronize_session=False)
                     )
                 ).rowcount
             others = (AuthSession.id != keep_session,) if kept == 1 else ()
-            await self._revoke(db, owner, *others)
+            await self._revoke(conn, _revoking(owner, *others), {})
 
     async def _revoke(
-        self, db: AsyncSession, *where: ColumnElement[bool]
+        self, conn: AsyncConnection, revoking: Update, params: dict[str, Any]
     ) -> Sequence[Row[tuple[str, float, int]]]:
-        """Mark the live sessions matching `where` revoked and log them, in `db`'s transaction;
-        returns their ids, revocation times and ends.
+        """Run `revoking` (see _revoking) with `params` and log the sessions it revoked, in
+        `conn`'s transaction; returns their ids, revocation times and ends.
 
         The log's numbers are taken last, just before the commit, so the counter's row is
         locked for as short a time as possible.
         """
-        rows = (
-            await db.execute(
-                update(AuthSession)
-                .where(*where, AuthSession.revoked_at.is_(None))
-                .values(revoked_at=database_now())
-                .returning(AuthSession.id, AuthSession.revoked_at, AuthSession.expires_at)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
+        rows: Sequence[Row[tuple[str, float, int]]] = (await conn.execute(revoking, params)).all()
         if not rows:
             return rows
-        statement = upsert(db, RevocationCounter).values(id=_COUNTER_ID, seq=len(rows))
-        last = await db.scalar(
-            statement.on_conflict_do_update(
-                index_elements=[RevocationCounter.id],
-                set_={"seq": RevocationCounter.seq + len(rows)},
-            ).returning(RevocationCounter.seq)
-        )
+        last = await conn.scalar(self._count_revocations, {"count": len(rows)})
         assert last is not None
         entries = [
-            Revocation(
-                seq=last - len(rows) + number,
-                session_id=session_id,
-                until=revoked_at + self._access_ttl + _REVOCATION_MARGIN_SECONDS,
-            )
+            {
+                "seq": last - len(rows) + number,
+                "session_id": session_id,
+                "until": revoked_at + self._access_ttl + _REVOCATION_MARGIN_SECONDS,
+            }
             for number, (session_id, revoked_at, _) in enumerate(rows, start=1)
         ]
-        db.add_all(entries)
+        await conn.execute(self._log_revocation, entries[0] if len(entries) == 1 else entries)
         # Refused by this worker at once; the others learn it from their next poll.
-        self._apply(entries)
+        self._apply((entry["session_id"], entry["until"]) for entry in entries)
         return rows
 
-    def _apply(self, entries: Sequence[Revocation]) -> None:
-        for entry in entries:
-            self._revoked.add(entry.session_id, entry.until)
+    def _apply(self, entries: Iterable[tuple[str, float]]) -> None:
+        for session_id, until in entries:
+            self._revoked.add(session_id, until)
 
     async def open(self) -> None:
         """Load the revocations that still matter, then follow the log in the background."""
-        async with self._sessionmaker() as db:
+        async with self._engine.connect() as conn:
             # The counter first: whatever commits after this read has a higher number and
             # reaches the poll; whatever committed before is in the window read next.
-            self._seen = await db.scalar(select(RevocationCounter.seq)) or 0
-            window = await db.scalars(select(Revocation).where(Revocation.until > database_now()))
+            self._seen = await conn.scalar(select(RevocationCounter.seq)) or 0
+            window = await conn.execute(
+                select(Revocation.session_id, Revocation.until).where(
+                    Revocation.until > database_now()
+                )
+            )
             self._apply(window.all())
         self._task = asyncio.create_task(self._follow())
 
@@ -266,13 +297,15 @@ class DatabaseTokenStore:
 
     async def poll(self) -> None:
         """Apply every revocation numbered after the last one this worker has seen."""
-        async with self._sessionmaker() as db:
+        async with self._engine.connect() as conn:
             entries = (
-                await db.scalars(
-                    select(Revocation).where(Revocation.seq > self._seen).order_by(Revocation.seq)
+                await conn.execute(
+                    select(Revocation.session_id, Revocation.until, Revocation.seq)
+                    .where(Revocation.seq > self._seen)
+                    .order_by(Revocation.seq)
                 )
             ).all()
-        self._apply(entries)
+        self._apply((session_id, until) for session_id, until, _ in entries)
         if entries:
             self._seen = entries[-1].seq
 
@@ -294,23 +327,21 @@ class DatabaseTokenStore:
 
     async def _purge(self) -> None:
         self._revoked.purge()
-        async with self._sessionmaker() as db, db.begin():
+        async with self._engine.begin() as conn:
             now = database_now()
-            await db.execute(delete(Revocation).where(Revocation.until < now))
-            await db.execute(
+            await conn.execute(delete(Revocation).where(Revocation.until < now))
+            await conn.execute(
                 delete(AuthSession).where(AuthSession.expires_at < now - self._access_ttl)
             )
 
 
-def build_backend(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
-) -> StoreBackend:
+def build_backend(settings: Settings, engine: AsyncEngine) -> StoreBackend:
     """Sessions, revocations and throttling slots, all in the application database."""
     revoked = RevokedSessions()
     store = DatabaseTokenStore(
-        sessionmaker,
+        engine,
         revoked,
         access_ttl=settings.access_token_seconds,
         poll_seconds=settings.revocation_poll_seconds,
     )
-    return StoreBackend(store, revoked, DatabaseAttemptLog(sessionmaker))
+    return StoreBackend(store, revoked, DatabaseAttemptLog(engine))

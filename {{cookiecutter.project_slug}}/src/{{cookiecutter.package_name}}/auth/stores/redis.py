@@ -38,7 +38,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...config import Settings
 from ...security.redis_throttle import RedisAttemptLog
@@ -465,9 +465,7 @@ class RedisTokenStore:
             self._revoked.add(session_id, until)
 
 
-def build_backend(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
-) -> StoreBackend:
+def build_backend(settings: Settings, _engine: AsyncEngine) -> StoreBackend:
     """Sessions, revocations and throttling slots in Redis; users stay in the database."""
     # Fail closed: a worker that cannot prove it has seen every revocation answers 503.
     revoked = SyncedRevokedSessions(stale_after=2 * settings.revocation_poll_seconds)
