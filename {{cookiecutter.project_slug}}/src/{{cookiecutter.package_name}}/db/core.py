@@ -4,6 +4,7 @@ that SQLite and PostgreSQL spell differently."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -67,17 +68,11 @@ _DIALECT_MODULES = {
 }
 
 
-class _DialectInserts(dict[str, Callable[..., Any]]):
-    """Each dialect's own INSERT, its module imported on first use: a service on SQLite never
+@cache
+def _insert_of(dialect: str) -> Callable[..., Any]:
+    """The dialect's own INSERT, its module imported on first use: a service on SQLite never
     loads PostgreSQL's dialect (some 50 ms of CPU at every start), nor the reverse."""
-
-    def __missing__(self, dialect: str) -> Callable[..., Any]:
-        insert = import_module(_DIALECT_MODULES[dialect]).insert
-        self[dialect] = insert
-        return insert
-
-
-_UPSERTS = _DialectInserts()
+    return import_module(_DIALECT_MODULES[dialect]).insert
 
 
 def upsert(dialect: str, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
@@ -87,4 +82,4 @@ def upsert(dialect: str, table: type[Base]) -> sqlite.Insert | postgresql.Insert
     SQLite (3.24+) and PostgreSQL spell it alike, and both make it one atomic statement:
     the row is created or updated, and locked until the transaction ends.
     """
-    return _UPSERTS[dialect](table)
+    return _insert_of(dialect)(table)
