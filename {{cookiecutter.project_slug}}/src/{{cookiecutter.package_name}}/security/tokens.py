@@ -30,7 +30,6 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # implement (RFC 7515 section 4.1.11, OWASP JWT cheat sheet). We never issue them.
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "sid", "type", "iss", "aud", "auth_time"]
-_DECODE_OPTIONS: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": True}
 # Claims the JWT core writes and checks itself; everything else a token carries is `extra`.
 _OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "scope", "nbf"])
 # RFC 6749 section 3.3: scope tokens of printable ASCII but `"` and `\`, one space apart.
@@ -259,7 +258,7 @@ class TokenService:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options=_DECODE_OPTIONS,
+                options={"require": _REQUIRED_CLAIMS, "strict_aud": True},
             )
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise InvalidTokenError(type(exc).__name__) from None
