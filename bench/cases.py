@@ -190,7 +190,7 @@ def pool_cases(name: str, server: Server, pools: dict[int, TokenPool]) -> list[C
     """/protected with many distinct tokens. Pools the cache holds share the bake's server;
     larger ones (every request a miss) get a server of their own, so they cannot evict the
     small pools' entries and each server's memory tells one story. Where no pool is larger
-    (RS256: 100k tokens take too long to sign), a server with the cache off gives the
+    (a --quick run mints 1k tokens only), a server with the cache off gives the
     every-request-a-miss figure instead."""
     cases = []
     for count, pool in sorted(pools.items()):

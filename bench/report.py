@@ -213,7 +213,7 @@ MANY_TOKEN_TARGETS = [
     ("HS256 100k tokens", 0.60),
     ("EdDSA 100k tokens", 0.45),
     ("ES256 100k tokens", 0.45),
-    ("RS256 cache off", 0.50),
+    ("RS256 100k tokens", 0.50),
 ]
 
 

@@ -1,6 +1,7 @@
 """The verified-access-token cache: bounded by its byte budget, least recently used out first,
 and never a way around expiry or revocation."""
 
+import dataclasses
 import time
 import uuid
 
@@ -98,3 +99,14 @@ def test_every_token_verifies_however_little_the_cache_holds(
     issued = [_issue(tokens, session_id) for session_id in sessions]
     for _ in range(2):
         assert [tokens.verify_access(token).session_id for token in issued] == sessions
+
+
+def test_a_new_key_set_forgets_which_key_a_header_named(unreachable_database_url: str) -> None:
+    """Verification remembers the key of each header it saw in a valid token; after a key
+    change, a token of a key no longer in the set is refused, not verified from that memory."""
+    tokens = _tokens(unreachable_database_url, RevokedSessions(), 0)
+    first, second = (_issue(tokens, uuid.uuid4().hex) for _ in range(2))
+    tokens.verify_access(first)
+    tokens.use_keys(dataclasses.replace(tokens.keys, by_kid={}))
+    with pytest.raises(InvalidTokenError):
+        tokens.verify_access(second)

@@ -108,6 +108,22 @@ def insufficient_scope(required: SecurityScopes) -> HTTPException:
     )
 
 
+def authorize(request: Request, security_scopes: SecurityScopes) -> Claims:
+    """Verified claims that grant every scope in `security_scopes`, else the HTTP refusal.
+
+    The hot path of every protected route: the authenticator is read straight from the app's
+    services instead of through two more dependencies, which cost as much as the rest of the
+    request. Tests replace what it verifies with through the settings.
+    """
+    services: Services = request.app.state.services
+    claims = verify_request(request, services.authenticator)
+    # A set lookup on the verified token: no database round trip.
+    for scope in security_scopes.scopes:
+        if scope not in claims.scopes:
+            raise insufficient_scope(security_scopes)
+    return claims
+
+
 class BearerAuth(OAuth2PasswordBearer):
     """OAuth2 password-flow security scheme: documents the login URL and the scopes for
     Swagger UI's *Authorize* button, and authenticates with our own strict rules.
@@ -120,16 +136,7 @@ class BearerAuth(OAuth2PasswordBearer):
     async def __call__(  # type: ignore[override]
         self, request: Request, security_scopes: SecurityScopes
     ) -> Claims:
-        # The hot path of every protected route: the authenticator is read straight from the
-        # app's services instead of through two more dependencies, which cost as much as the
-        # rest of the request. Tests replace what it verifies with through the settings.
-        services: Services = request.app.state.services
-        claims = verify_request(request, services.authenticator)
-        # A set lookup on the verified token: no database round trip.
-        for scope in security_scopes.scopes:
-            if scope not in claims.scopes:
-                raise insufficient_scope(security_scopes)
-        return claims
+        return authorize(request, security_scopes)
 
 
 bearer_auth = BearerAuth(tokenUrl="/auth/login", scopes=SCOPES)
@@ -160,25 +167,37 @@ RecentProfileClaims = Annotated[Claims, Security(recent_login, scopes=["profile"
 AdminClaims = Annotated[Claims, Security(recent_login, scopes=["admin"])]
 
 
-async def get_current_user(request: Request, claims: ProfileClaims) -> UserSnapshot:
-    """The caller's user, for a token with the `profile` scope; 401 if the user was deleted
-    or deactivated since the token was issued.
+class UserAuth(BearerAuth):
+    """`CurrentUser`'s scheme: the caller's user, for a token with the `profile` scope; 401 if
+    the user was deleted or deactivated since the token was issued.
 
-    Served from the per-process UserCache when it can be (users/cache.py says why that is
-    safe); only a miss opens a database session, one for all the requests that miss at once.
-    The cache and the sessionmaker are read from the app's services, like BearerAuth does:
-    two more dependencies would cost as much as the rest of a cached request.
+    The same checks as `bearer_auth` and the user in one dependency, not a dependency on top
+    of it: each level of FastAPI's dependency resolution costs about as much as a cached
+    user lookup. Served from the per-process UserCache when it can be (users/cache.py says
+    why that is safe); only a miss opens a database session, one for all the requests that
+    miss at once. The cache and the sessionmaker are read from the app's services, like
+    `authorize` reads the authenticator.
     """
-    services: Services = request.app.state.services
-    cache = services.user_cache
-    snapshot = cache.get(claims.user_id)
-    if snapshot is None:
-        snapshot = await cache.get_or_load(
-            claims.user_id, functools.partial(_load_user, services.sessionmaker, claims.user_id)
-        )
-    if snapshot is None or not snapshot.is_active:
-        raise unauthorized(token_sent=True)
-    return snapshot
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> UserSnapshot:
+        claims = authorize(request, security_scopes)
+        services: Services = request.app.state.services
+        cache = services.user_cache
+        snapshot = cache.get(claims.user_id)
+        if snapshot is None:
+            snapshot = await cache.get_or_load(
+                claims.user_id,
+                functools.partial(_load_user, services.sessionmaker, claims.user_id),
+            )
+        if snapshot is None or not snapshot.is_active:
+            raise unauthorized(token_sent=True)
+        return snapshot
+
+
+# The same scheme name as `bearer_auth`: the OpenAPI document lists one scheme, used by both.
+user_auth = UserAuth(tokenUrl="/auth/login", scopes=SCOPES, scheme_name="BearerAuth")
 
 
 async def _load_user(
@@ -189,4 +208,4 @@ async def _load_user(
     return None if user is None else UserSnapshot.of(user)
 
 
-CurrentUser = Annotated[UserSnapshot, Depends(get_current_user)]
+CurrentUser = Annotated[UserSnapshot, Security(user_auth, scopes=["profile"])]

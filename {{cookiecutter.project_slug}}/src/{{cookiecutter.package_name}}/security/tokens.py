@@ -7,8 +7,8 @@ they cannot disagree about what a valid token is.
 import base64
 import json
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import jwt
 
-from .keys import KeySet
+from .keys import Key, KeySet
 from .revocation import RevokedSessions
 from .verified_cache import VerifiedTokens
 
@@ -35,6 +35,15 @@ _OWN_CLAIMS = frozenset([*_REQUIRED_CLAIMS, "scope", "nbf"])
 # RFC 6749 section 3.3: scope tokens of printable ASCII but `"` and `\`, one space apart.
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+# Every token's header names its key, `{"alg":...,"kid":...}`, the same bytes for every token
+# one key signs: the few header segments seen in verified tokens are remembered with their
+# key, so the next token with one skips its base64 and JSON parse. Only headers of tokens that
+# verified are kept, so this holds at most a few per key; the bound is for safety alone.
+_MAX_KNOWN_HEADERS = 64
+# Random bytes of a token id (`jti`): 128 bits, as many as a UUID4 has (122), in 22
+# base64url characters instead of 32 hex digits. Every character is decoded and checked on
+# every request, so a shorter token is a cheaper one.
+_TOKEN_ID_BYTES = 16
 # VERIFIED_TOKEN_CACHE_MB's default, for services built without settings.
 DEFAULT_VERIFIED_CACHE_BYTES = 32 * 2**20
 
@@ -107,6 +116,7 @@ class TokenService:
         # Verified access tokens by their exact string: a repeat costs a dict lookup instead of
         # a signature check. Expiry and revocation are still checked on every use.
         self._verified: VerifiedTokens[Claims] = VerifiedTokens(verified_cache_bytes)
+        self._known_headers: dict[str, Key] = {}
 
     @property
     def keys(self) -> KeySet:
@@ -121,6 +131,7 @@ class TokenService:
         """
         self._keys = keys
         self._verified.clear()
+        self._known_headers = {}
 
     def session_end(self, auth_time: int) -> int:
         """When a session that logged in at `auth_time` ends, however often it refreshes."""
@@ -149,12 +160,12 @@ class TokenService:
             raise ValueError("a scope is printable ASCII without spaces, quotes or backslashes")
         own: dict[str, Any] = {"auth_time": auth_time} | ({"scope": scope} if scope else {})
         now = int(time.time())
-        refresh_id = uuid.uuid4().hex
+        refresh_id = secrets.token_urlsafe(_TOKEN_ID_BYTES)
         access = self._encode(
             "access",
             user_id,
             session_id,
-            uuid.uuid4().hex,
+            secrets.token_urlsafe(_TOKEN_ID_BYTES),
             now,
             now + self._access_ttl,
             extra | own,
@@ -221,18 +232,24 @@ class TokenService:
             "iat": iat,
             "exp": exp,
         } | extra
+        # No `typ`: PyJWT's default "JWT" says nothing a verifier could check (RFC 8725
+        # section 3.11 asks for a type of its own, which our required `type` claim is), and
+        # costs 16 characters that every request would decode.
         return jwt.encode(
-            payload, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid}
+            payload,
+            key.signing_key,
+            algorithm=key.algorithm,
+            headers={"kid": key.kid, "typ": None},
         )
 
     def _decode(self, token: str, expected_type: TokenType) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
             raise InvalidTokenError("malformed")
+        header_segment = token[: token.index(".")]
+        # This key set's headers: `use_keys` starts a new dict, never adds to this one.
+        known = self._known_headers
         try:
-            header = _header(token)
-            key = self._keys.by_kid.get(header.get("kid"))
-            if key is None or _FORBIDDEN_HEADERS.intersection(header):
-                raise InvalidTokenError("unacceptable header")
+            key = known.get(header_segment) or self._key_for(header_segment)
             payload: dict[str, Any] = jwt.decode(
                 token,
                 key.verifying_key,
@@ -266,15 +283,24 @@ class TokenService:
         scope = payload.get("scope")
         if scope is not None and (type(scope) is not str or not _SCOPE.fullmatch(scope)):
             raise InvalidTokenError("bad scope")
+        if header_segment not in known and len(known) < _MAX_KNOWN_HEADERS:
+            known[header_segment] = key
         return payload
 
+    def _key_for(self, header_segment: str) -> Key:
+        """The key a header names, if it is one of ours and the header asks nothing else."""
+        header = _header(header_segment)
+        key = self._keys.by_kid.get(header.get("kid"))
+        if key is None or _FORBIDDEN_HEADERS.intersection(header):
+            raise InvalidTokenError("unacceptable header")
+        return key
 
-def _header(token: str) -> dict[str, Any]:
-    """The JOSE header of a token that passed `_COMPACT_JWS`, only to pick the key: the one
-    segment a key lookup needs. `jwt.get_unverified_header` would also decode the payload and
-    the signature, which `jwt.decode` then decodes again, costing more than an HS256 check.
-    `jwt.decode` still parses and validates this header itself, with its own strict rules."""
-    segment = token[: token.index(".")]
+
+def _header(segment: str) -> dict[str, Any]:
+    """The JOSE header of a token that passed `_COMPACT_JWS`, from its first segment, only to
+    pick the key. `jwt.get_unverified_header` would also decode the payload and the signature,
+    which `jwt.decode` then decodes again, costing more than an HS256 check. `jwt.decode`
+    still parses and validates this header itself, with its own strict rules."""
     header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     if not isinstance(header, dict):
         raise ValueError("header is not a JSON object")
@@ -282,16 +308,24 @@ def _header(token: str) -> dict[str, Any]:
 
 
 def _claims(payload: dict[str, Any]) -> Claims:
-    extra = {k: v for k, v in payload.items() if k not in _OWN_CLAIMS}
+    """The claims of a payload `_decode` accepted (so `iat` and `exp` are integers)."""
+    # The usual token carries nothing but our own claims: one set comparison, in C, instead
+    # of a dict comprehension over every claim.
+    extra = (
+        _NO_EXTRA
+        if payload.keys() <= _OWN_CLAIMS
+        else MappingProxyType({k: v for k, v in payload.items() if k not in _OWN_CLAIMS})
+    )
+    scope = payload.get("scope")
     return Claims(
         payload["sub"],
         payload["sid"],
         payload["jti"],
-        int(payload["iat"]),
-        int(payload["exp"]),
+        payload["iat"],
+        payload["exp"],
         payload["auth_time"],
-        frozenset(payload["scope"].split(" ")) if "scope" in payload else frozenset(),
+        frozenset(scope.split(" ")) if scope is not None else frozenset(),
         # One shared empty mapping for the usual token without extra claims: less to copy and
         # to keep per cached token.
-        extra=MappingProxyType(extra) if extra else _NO_EXTRA,
+        extra=extra,
     )
