@@ -183,12 +183,22 @@ def targets(rows: list[Row], extra: Extra) -> list[Verdict]:
         storm_p99 <= 10 * idle_p99,
     )
     logins = extra.logins
-    # Sequential, so one core: logins/s over verifies/s is the verify's share of a login.
+    # Per core: the server's CPU per login against a verify's CPU alone (logins/s per core
+    # over verifies/s). Wall time, one login after another, is reported beside it.
     target(
-        f"login: logins/s >= {LOGIN_TARGET} x argon2id verify alone",
-        f"{1000 / logins.login_ms:.1f} vs {1000 / logins.verify_ms:.1f}/s = {logins.share:.2f} "
-        f"(login {logins.login_ms:.1f} ms, verify {logins.verify_ms:.1f} ms)",
-        logins.share >= LOGIN_TARGET,
+        f"login: logins/s per core >= {LOGIN_TARGET} x argon2id verify alone",
+        f"{1000 / logins.login_cpu_ms:.1f} vs {1000 / logins.verify_cpu_ms:.1f}/s per core = "
+        f"{logins.cpu_share:.2f} (CPU per login {logins.login_cpu_ms:.1f} ms, "
+        f"per verify {logins.verify_cpu_ms:.1f} ms)",
+        logins.cpu_share >= LOGIN_TARGET,
+    )
+    result.append(
+        Verdict(
+            "login: wall time, one after another",
+            f"{logins.share:.2f} of it argon2id's verify alone "
+            f"(login {logins.login_ms:.1f} ms, verify {logins.verify_ms:.1f} ms)",
+            "INFO",
+        )
     )
     rev = extra.revocation
     target(
