@@ -161,7 +161,11 @@ def run(args: argparse.Namespace, opts: Options, info: Machine, tmp: Path, logs:
         wanted = {"bare", *args.only.split(",")}
         # A kept case keeps the reference of its second ratio (a refresh its write baseline).
         wanted |= {c.same_server_ref for c in cases if c.label in wanted and c.same_server_ref}
-        cases = [case for case in cases if case.label in wanted]
+        kept = [case for case in cases if case.label in wanted]
+        if len(kept) < 2:
+            labels = ", ".join(case.label for case in cases if case.label != "bare")
+            sys.exit(f"--only {args.only!r} names no case besides the bare reference: {labels}")
+        cases = kept
     # The default bake's server also takes the login storm, whatever --only kept.
     servers = list({id(s): s for s in [default_server, *(c.server for c in cases)]}.values())
 
