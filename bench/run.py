@@ -1,6 +1,6 @@
 """Benchmark the template's JWT protection against the usual ways of doing it.
 
-    python bench/run.py            # full run: 5 rounds x 3 s per case, about 10 minutes
+    python bench/run.py            # full run: 5 rounds x 3 s per case, about 30 minutes
     python bench/run.py --quick    # smoke run: 1 round x 1 s per case
 
 Bakes the variants it needs into a temporary directory, starts every server with uvicorn (one
