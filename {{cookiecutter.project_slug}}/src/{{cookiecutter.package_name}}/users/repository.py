@@ -70,13 +70,34 @@ async def get_by_id(session: AsyncSession, user_id: str) -> User | None:
 
 
 @functools.cache
-def _row_by_id() -> tuple[tuple[str, ...], Select[Any]]:
-    """The users row by id, column by column, with the User attribute each one fills (built
-    on first use: inspecting the mapper configures it, which import time need not pay)."""
+def _user_columns() -> tuple[tuple[str, ...], Select[Any]]:
+    """The users row, column by column, with the User attribute each one fills (built on
+    first use: inspecting the mapper configures it, which import time need not pay)."""
     attributes = inspect(User).column_attrs
     keys = tuple(attribute.key for attribute in attributes)
-    columns = [attribute.columns[0] for attribute in attributes]
-    return keys, select(*columns).where(User.__table__.c.id == bindparam("id"))
+    return keys, select(*(attribute.columns[0] for attribute in attributes))
+
+
+@functools.cache
+def _row_by_id() -> tuple[tuple[str, ...], Select[Any]]:
+    keys, statement = _user_columns()
+    return keys, statement.where(User.__table__.c.id == bindparam("id"))
+
+
+@functools.cache
+def _row_by_username_key() -> tuple[tuple[str, ...], Select[Any]]:
+    keys, statement = _user_columns()
+    return keys, statement.where(User.__table__.c.username_key == bindparam("key"))
+
+
+async def _read_one(
+    engine: AsyncEngine, query: tuple[tuple[str, ...], Select[Any]], parameters: dict[str, Any]
+) -> User | None:
+    """One SELECT on a pooled connection, its row as a User of its own, in no session."""
+    keys, statement = query
+    async with engine.connect() as connection:
+        row = (await connection.execute(statement, parameters)).one_or_none()
+    return None if row is None else User(**dict(zip(keys, row, strict=True)))
 
 
 async def read_by_id(engine: AsyncEngine, user_id: str) -> User | None:
@@ -90,10 +111,7 @@ async def read_by_id(engine: AsyncEngine, user_id: str) -> User | None:
         key = uuid.UUID(user_id)
     except ValueError:
         return None
-    keys, statement = _row_by_id()
-    async with engine.connect() as connection:
-        row = (await connection.execute(statement, {"id": key})).one_or_none()
-    return None if row is None else User(**dict(zip(keys, row, strict=True)))
+    return await _read_one(engine, _row_by_id(), {"id": key})
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
@@ -107,6 +125,16 @@ async def get_by_username(session: AsyncSession, username: str) -> User | None:
     except InvalidUsernameError:
         return None
     return await session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+async def read_by_username(engine: AsyncEngine, username: str) -> User | None:
+    """`get_by_username` for a read that changes nothing, like `read_by_id`: a login reads
+    the user once to check the password, then writes through the token store alone."""
+    try:
+        validate_username(username)
+    except InvalidUsernameError:
+        return None
+    return await _read_one(engine, _row_by_username_key(), {"key": username_key(username)})
 
 
 async def create(
