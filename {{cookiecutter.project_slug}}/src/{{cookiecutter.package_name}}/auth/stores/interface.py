@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ...security.revocation import RevokedSessions
 from ...security.throttle import AttemptLog
+from ...users.models import User
 
 
 class RotateOutcome(enum.Enum):
@@ -20,6 +21,16 @@ class RotateOutcome(enum.Enum):
     REUSED = "reused"
     # Unknown token, or its session is revoked or over.
     INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What `TokenStore.rotate` did, and with ROTATED the session's user as of the rotation:
+    active, at the session's credentials version, with their current role and the columns
+    `auth/claims.custom_claims` reads (None with any other outcome)."""
+
+    outcome: RotateOutcome
+    user: User | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +78,19 @@ class TokenStore(Protocol):
         old_token_id: str,
         new_token_id: str,
         *,
+        user_id: str,
         client: str | None,
         user_agent: str | None,
-    ) -> RotateOutcome:
+    ) -> Rotation:
         """Atomically retire `old_token_id` and register `new_token_id` in its place, and
-        record the refresh (time, `client`, `user_agent`) in the same step.
+        record the refresh (time, `client`, `user_agent`) in the same step; with ROTATED,
+        the session's user (`user_id`, the token's subject) as the rotation found them, so
+        the new tokens carry the user's current values.
 
         Of several concurrent calls with the same old token, at most one returns ROTATED; none
-        does once the user's credentials changed after the session started.
+        does once the user's credentials changed after the session started, or while the user
+        is gone or inactive, which also revokes the session. Nothing is spent when the step
+        fails (a database or Redis error): the client's retry is not a reuse.
         """
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
