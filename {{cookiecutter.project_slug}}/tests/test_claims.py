@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from {{ cookiecutter.package_name }}.auth import claims
 from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
@@ -56,6 +57,21 @@ async def test_refresh_asks_again_with_the_current_user(
     refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refresh.status_code == 200
     assert len(custom_claims) == 2
+
+
+async def test_a_refreshed_token_carries_the_users_values_as_the_rotation_found_them(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claims, "custom_claims", lambda user: {"name": user.username})
+    tokens = (await login(client)).json()
+    # Changed straight in SQL, without a credentials change: the session goes on.
+    async with app.state.services.sessionmaker() as db:
+        await db.execute(update(User).values(username="alice@example.org"))
+        await db.commit()
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 200
+    verified = app.state.services.tokens.verify_access(refresh.json()["access_token"])
+    assert dict(verified.extra) == {"name": "alice@example.org"}
 
 
 async def test_the_cores_own_claims_cannot_be_overridden(
