@@ -82,6 +82,22 @@ async def test_the_cores_own_claims_cannot_be_overridden(
         await login(client)
 
 
+async def test_custom_claims_failing_at_a_refresh_spend_nothing(
+    client: httpx.AsyncClient, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store makes the new tokens before its rotation is final: a `custom_claims` that
+    raises for this user leaves the refresh token unspent, so once fixed the same token
+    refreshes, instead of its retry looking like a stolen token's reuse."""
+    tokens = (await login(client)).json()
+    with monkeypatch.context() as patch:
+        patch.setattr(claims, "custom_claims", lambda _: {"sub": "someone-else"})
+        with pytest.raises(ValueError, match="sub"):
+            await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 200, refresh.text
+    assert (await client.get("/protected", headers=bearer(tokens["access_token"]))).is_success
+
+
 async def test_without_custom_claims_tokens_carry_none(
     app: FastAPI, client: httpx.AsyncClient, user_id: str
 ) -> None:

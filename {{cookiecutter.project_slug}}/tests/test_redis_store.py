@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -26,6 +27,7 @@ from {{ cookiecutter.package_name }}.auth.stores.redis import (
 )
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens
 from {{ cookiecutter.package_name }}.users.models import User
 
 from conftest import bearer, client_for, login, make_settings, services_of
@@ -36,8 +38,22 @@ UNAVAILABLE = {"detail": "Service temporarily unavailable"}
 # The user of the sessions started straight in the stores below: a rotation reads its user
 # from the database (`stores` adds this one), and refuses one that is not there.
 USER_1 = str(uuid.UUID(int=1))
-# Whose refresh these tests make, and where it comes from, as the store records it.
-USED: dict[str, str | None] = {"user_id": USER_1, "client": "127.0.0.1", "user_agent": "test"}
+
+
+def tokens_for(user: User) -> IssuedTokens:
+    """Stands in for the service's token maker: the user the rotation found, id and name, in
+    place of the signed tokens."""
+    return IssuedTokens(str(user.id), user.username, "token-id", 900, "session-1", "")
+
+
+# Whose refresh these tests make, where it comes from, as the store records it, and what
+# makes its tokens.
+USED: dict[str, Any] = {
+    "user_id": USER_1,
+    "client": "127.0.0.1",
+    "user_agent": "test",
+    "make_tokens": tokens_for,
+}
 
 
 def new_session(
@@ -150,8 +166,8 @@ async def test_a_rotation_reads_its_user_and_ends_the_session_of_an_inactive_one
     assert await stores[0].start_session(new_session())
     rotated = await stores[0].rotate("session-1", "token-0", "token-1", **USED)
     assert rotated.outcome is RotateOutcome.ROTATED
-    assert rotated.user is not None
-    assert (str(rotated.user.id), rotated.user.username) == (USER_1, "one")
+    assert rotated.tokens is not None
+    assert (rotated.tokens.access_token, rotated.tokens.refresh_token) == (USER_1, "one")
 
     async def set_active(active: bool) -> None:
         # By hand, as an operator might: no credentials version raised, nothing told Redis.
@@ -161,7 +177,7 @@ async def test_a_rotation_reads_its_user_and_ends_the_session_of_an_inactive_one
 
     await set_active(False)
     refused = await stores[1].rotate("session-1", "token-1", "token-2", **USED)
-    assert (refused.outcome, refused.user) == (RotateOutcome.INVALID, None)
+    assert (refused.outcome, refused.tokens) == (RotateOutcome.INVALID, None)
     # The session ended, not just this refresh: reactivated, its token still works no more.
     await set_active(True)
     again = await stores[0].rotate("session-1", "token-1", "token-2", **USED)

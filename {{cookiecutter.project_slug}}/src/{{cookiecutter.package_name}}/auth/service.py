@@ -145,11 +145,25 @@ class AuthService:
             raise InvalidRefreshTokenError from None
         if scopes is not None and not scopes <= claims.scopes:
             raise InvalidScopeError
-        # The new refresh token's id is recorded first and the tokens made after: the store
-        # reads the user in the rotation's own atomic step (one transaction on the database),
-        # so a failure there leaves the old token unspent and the client can retry, instead
-        # of its retry looking like a stolen token's reuse.
         new_token_id = self._tokens.new_token_id()
+
+        def make_tokens(user: User) -> IssuedTokens:
+            # A role change ends the user's sessions, so the role here is the login's; the
+            # intersection only keeps a token from ever holding more than the role allows.
+            granted = _grant(scopes_of(user.role), scopes or claims.scopes)
+            return self._tokens.issue(
+                claims.user_id,
+                claims.session_id,
+                claims.auth_time,
+                granted,
+                token_claims.custom_claims(user),
+                refresh_token_id=new_token_id,
+            )
+
+        # The store reads the user and makes the new tokens within the rotation's own atomic
+        # step (one transaction on the database): if the database fails, or making the tokens
+        # does (say, `custom_claims` raises), the old token is not spent and the client can
+        # retry, instead of its retry looking like a stolen token's reuse.
         rotation = await self._store.rotate(
             claims.session_id,
             claims.token_id,
@@ -157,6 +171,7 @@ class AuthService:
             user_id=claims.user_id,
             client=bounded(client, MAX_CLIENT_LENGTH),
             user_agent=bounded(user_agent, MAX_USER_AGENT_LENGTH),
+            make_tokens=make_tokens,
         )
         if rotation.outcome is RotateOutcome.REUSED:
             audit(
@@ -165,25 +180,12 @@ class AuthService:
                 session_id=claims.session_id,
                 client=client,
             )
-        user = rotation.user
-        if rotation.outcome is not RotateOutcome.ROTATED or user is None:
+        if rotation.tokens is None:
             raise InvalidRefreshTokenError
-        # A role change ends the user's sessions, so the role here is the login's; the
-        # intersection only keeps a token from ever holding more than the role allows.
-        granted = _grant(scopes_of(user.role), scopes or claims.scopes)
-        # Local work only, after the commit: signing cannot fail the way a database can.
-        issued = self._tokens.issue(
-            claims.user_id,
-            claims.session_id,
-            claims.auth_time,
-            granted,
-            token_claims.custom_claims(user),
-            refresh_token_id=new_token_id,
-        )
         audit(
             "token_refreshed", user_id=claims.user_id, session_id=claims.session_id, client=client
         )
-        return issued
+        return rotation.tokens
 
     async def logout(
         self, access: Claims, refresh_token: str | None, *, client: str | None

@@ -30,7 +30,14 @@ from ...security.revocation import RevokedSessions
 from ...users.models import User
 from ...users.repository import user_columns, user_from_row
 from .database_tables import AuthSession, Revocation, RevocationCounter
-from .interface import NewSession, RotateOutcome, Rotation, SessionInfo, StoreBackend
+from .interface import (
+    NewSession,
+    RotateOutcome,
+    Rotation,
+    SessionInfo,
+    StoreBackend,
+    TokenMaker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +194,7 @@ class DatabaseTokenStore:
         user_id: str,
         client: str | None,
         user_agent: str | None,
+        make_tokens: TokenMaker,
     ) -> Rotation:
         # `user_id` is the token's subject, which we signed with the session id: the session's
         # own user_id is the one the statements join on.
@@ -204,7 +212,8 @@ class DatabaseTokenStore:
                 )
             ).one_or_none()
             if user is not None:
-                return Rotation(RotateOutcome.ROTATED, user_from_row(user))
+                # Made before the commit: if making them fails, the rotation rolls back.
+                return Rotation(RotateOutcome.ROTATED, make_tokens(user_from_row(user)))
             refusal = (await conn.execute(self._refusal, {"session": session_id})).one_or_none()
             if refusal is None:
                 # Unknown, or revoked already.

@@ -6,11 +6,13 @@ access tokens (the store adds it to every worker's RevokedSessions).
 """
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ...security.revocation import RevokedSessions
 from ...security.throttle import AttemptLog
+from ...security.tokens import IssuedTokens
 from ...users.models import User
 
 
@@ -25,12 +27,14 @@ class RotateOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """What `TokenStore.rotate` did, and with ROTATED the session's user as of the rotation:
-    active, at the session's credentials version, with their current role and the columns
-    `auth/claims.custom_claims` reads (None with any other outcome)."""
+    """What `TokenStore.rotate` did, and with ROTATED the new tokens (None otherwise)."""
 
     outcome: RotateOutcome
-    user: User | None = None
+    tokens: IssuedTokens | None = None
+
+
+# Makes a refresh's new tokens for the session's user as the rotation found them.
+TokenMaker = Callable[[User], IssuedTokens]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,13 @@ class TokenStore(Protocol):
         user_id: str,
         client: str | None,
         user_agent: str | None,
+        make_tokens: TokenMaker,
     ) -> Rotation:
         """Atomically retire `old_token_id` and register `new_token_id` in its place, and
-        record the refresh (time, `client`, `user_agent`) in the same step; with ROTATED,
-        the session's user (`user_id`, the token's subject) as the rotation found them, so
-        the new tokens carry the user's current values.
+        record the refresh (time, `client`, `user_agent`) in the same step. The new tokens
+        are made by `make_tokens`, from the session's user (`user_id`, the token's subject)
+        as the rotation found them, so they carry the user's current values; it is called
+        before the rotation is final, so if it fails, nothing is spent either.
 
         Of several concurrent calls with the same old token, at most one returns ROTATED; none
         does once the user's credentials changed after the session started, or while the user

@@ -45,7 +45,14 @@ from ...security.redis_throttle import RedisAttemptLog
 from ...security.revocation import RevokedSessions
 from ...users import repository as users
 from ..exceptions import AuthenticationError
-from .interface import NewSession, RotateOutcome, Rotation, SessionInfo, StoreBackend
+from .interface import (
+    NewSession,
+    RotateOutcome,
+    Rotation,
+    SessionInfo,
+    StoreBackend,
+    TokenMaker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -352,18 +359,20 @@ class RedisTokenStore:
         user_id: str,
         client: str | None,
         user_agent: str | None,
+        make_tokens: TokenMaker,
     ) -> Rotation:
-        # The user is read from the database before the script spends the token: if the
-        # database fails, nothing is spent. Redis and SQL share no transaction; a change to
-        # the user made after this read raises their credentials version in Redis too
-        # (AccountService), which the script checks, so the rotation is refused or the
-        # session revoked right after it.
+        # The user is read from the database, and the new tokens made, before the script
+        # spends the old token: if either fails, nothing is spent. Redis and SQL share no
+        # transaction; a change to the user made after this read raises their credentials
+        # version in Redis too (AccountService), which the script checks, so the rotation is
+        # refused or the session revoked right after it.
         user = await users.read_by_id(self._engine, user_id)
         if user is None or not user.is_active:
             # Gone or deactivated, perhaps by hand in SQL without revoking anything: its
             # session ends here, its access tokens with it.
             await self.revoke_session(session_id, user_id)
             return Rotation(RotateOutcome.INVALID)
+        tokens = make_tokens(user)
         outcome = RotateOutcome(
             await self._rotate(
                 args=self._args(
@@ -375,7 +384,7 @@ class RedisTokenStore:
             # Refused at once by this worker too (the others learn it from the channel).
             self._revoked.add(session_id, time.time() + self._keep_revoked)
             return Rotation(outcome)
-        return Rotation(outcome, user)
+        return Rotation(outcome, tokens)
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
         rows = await self._list_sessions(args=self._args(user_id))
