@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from {{ cookiecutter.package_name }}.auth import claims
 from {{ cookiecutter.package_name }}.auth.dependencies import CurrentClaims
@@ -58,12 +59,43 @@ async def test_refresh_asks_again_with_the_current_user(
     assert len(custom_claims) == 2
 
 
+async def test_a_refreshed_token_carries_the_users_values_as_the_rotation_found_them(
+    app: FastAPI, client: httpx.AsyncClient, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claims, "custom_claims", lambda user: {"name": user.username})
+    tokens = (await login(client)).json()
+    # Changed straight in SQL, without a credentials change: the session goes on.
+    async with app.state.services.sessionmaker() as db:
+        await db.execute(update(User).values(username="alice@example.org"))
+        await db.commit()
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 200
+    verified = app.state.services.tokens.verify_access(refresh.json()["access_token"])
+    assert dict(verified.extra) == {"name": "alice@example.org"}
+
+
 async def test_the_cores_own_claims_cannot_be_overridden(
     client: httpx.AsyncClient, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(claims, "custom_claims", lambda _: {"sub": "someone-else"})
     with pytest.raises(ValueError, match="sub"):
         await login(client)
+
+
+async def test_custom_claims_failing_at_a_refresh_spend_nothing(
+    client: httpx.AsyncClient, user_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store makes the new tokens before its rotation is final: a `custom_claims` that
+    raises for this user leaves the refresh token unspent, so once fixed the same token
+    refreshes, instead of its retry looking like a stolen token's reuse."""
+    tokens = (await login(client)).json()
+    with monkeypatch.context() as patch:
+        patch.setattr(claims, "custom_claims", lambda _: {"sub": "someone-else"})
+        with pytest.raises(ValueError, match="sub"):
+            await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    refresh = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 200, refresh.text
+    assert (await client.get("/protected", headers=bearer(tokens["access_token"]))).is_success
 
 
 async def test_without_custom_claims_tokens_carry_none(

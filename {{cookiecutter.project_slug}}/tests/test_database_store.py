@@ -11,9 +11,10 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
+from {{ cookiecutter.package_name }}.auth.stores import database
 from {{ cookiecutter.package_name }}.auth.stores.database import DatabaseTokenStore
 from {{ cookiecutter.package_name }}.auth.stores.database_tables import AuthSession, Revocation
 from {{ cookiecutter.package_name }}.config import Settings
@@ -136,6 +137,51 @@ async def test_a_session_of_older_credentials_cannot_rotate(
         session = await db.scalar(select(AuthSession))
     assert session is not None
     assert session.revoked_at is None  # refused by the check, not by a revocation
+
+
+async def test_a_refresh_is_one_connection_and_one_transaction(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """The user is read in the rotation's own statement: no second pooled connection (its
+    checkout, reset and thread hand-offs were a third of a refresh)."""
+    engine = app.state.services.sessionmaker.kw["bind"].sync_engine
+    seen: list[str] = []
+
+    def checkout(*_: object) -> None:
+        seen.append("checkout")
+
+    def commit(*_: object) -> None:
+        seen.append("commit")
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "commit", commit)
+    try:
+        refresh = await client.post(
+            "/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "commit", commit)
+    assert refresh.status_code == 200
+    assert seen == ["checkout", "commit"]
+
+
+async def test_a_failure_inside_the_rotation_spends_nothing(
+    client: httpx.AsyncClient, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rotation's UPDATE ran, then something failed before its commit: the transaction
+    rolls back whole, and the client's retry is a plain refresh, not a reuse."""
+
+    def lost(_: object) -> User:
+        raise OperationalError("UPDATE auth_sessions", {}, ConnectionError("lost"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(database, "user_from_row", lost)
+        failed = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert failed.status_code == 503
+    retried = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert retried.status_code == 200, retried.text
+    assert (await client.get("/protected", headers=bearer(tokens["access_token"]))).is_success
 
 
 async def test_every_worker_sees_every_revocation(

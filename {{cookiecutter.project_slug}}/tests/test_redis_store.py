@@ -7,14 +7,17 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 import pytest
 import redis
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from {{ cookiecutter.package_name }}.auth.stores.interface import NewSession, RotateOutcome
 from {{ cookiecutter.package_name }}.auth.stores.redis import (
@@ -24,18 +27,37 @@ from {{ cookiecutter.package_name }}.auth.stores.redis import (
 )
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security.tokens import IssuedTokens
+from {{ cookiecutter.package_name }}.users.models import User
 
-from conftest import bearer, client_for, login, make_settings
+from conftest import bearer, client_for, login, make_settings, services_of
 from required_services import require_service
 from store_redis import REDIS_KEY_PREFIX
 
 UNAVAILABLE = {"detail": "Service temporarily unavailable"}
-# Where a refresh in these tests comes from, as the store records it.
-USED: dict[str, str | None] = {"client": "127.0.0.1", "user_agent": "test"}
+# The user of the sessions started straight in the stores below: a rotation reads its user
+# from the database (`stores` adds this one), and refuses one that is not there.
+USER_1 = str(uuid.UUID(int=1))
+
+
+def tokens_for(user: User) -> IssuedTokens:
+    """Stands in for the service's token maker: the user the rotation found, id and name, in
+    place of the signed tokens."""
+    return IssuedTokens(str(user.id), user.username, "token-id", 900, "session-1", "")
+
+
+# Whose refresh these tests make, where it comes from, as the store records it, and what
+# makes its tokens.
+USED: dict[str, Any] = {
+    "user_id": USER_1,
+    "client": "127.0.0.1",
+    "user_agent": "test",
+    "make_tokens": tokens_for,
+}
 
 
 def new_session(
-    user_id: str = "user-1",
+    user_id: str = USER_1,
     session_id: str = "session-1",
     *,
     ends_in: int = 60,
@@ -50,6 +72,11 @@ def new_session(
         client="127.0.0.1",
         user_agent="test",
     )
+
+
+async def outcome(store: RedisTokenStore, session_id: str, old: str, new: str) -> RotateOutcome:
+    """What rotating `old` to `new` in `session_id` of USER_1 comes to."""
+    return (await store.rotate(session_id, old, new, **USED)).outcome
 
 
 @pytest.fixture
@@ -92,12 +119,17 @@ async def test_logout_everywhere_reaches_another_worker_within_a_second(
 
 
 @pytest.fixture
-async def stores(settings: Settings) -> AsyncIterator[list[RedisTokenStore]]:
-    """The token stores of two workers, used directly."""
+async def stores(settings: Settings, app: FastAPI) -> AsyncIterator[list[RedisTokenStore]]:
+    """The token stores of two workers, used directly, on the app's database with USER_1."""
+    async with services_of(app).sessionmaker() as db:
+        db.add(User(id=uuid.UUID(USER_1), username="one", username_key="one", password_hash="-"))
+        await db.commit()
+    engine = services_of(app).sessionmaker.kw["bind"]
     opened = [
         RedisTokenStore(
             settings.redis_url,
             SyncedRevokedSessions(stale_after=5.0),
+            engine,
             key_prefix=settings.redis_key_prefix,
             access_ttl=settings.access_token_seconds,
             poll_seconds=settings.revocation_poll_seconds,
@@ -115,39 +147,56 @@ async def test_concurrent_rotations_of_one_token_succeed_exactly_once(
     stores: list[RedisTokenStore],
 ) -> None:
     assert await stores[0].start_session(new_session())
-    outcomes = await asyncio.gather(
+    rotations = await asyncio.gather(
         *(stores[i % 2].rotate("session-1", "token-0", f"token-{i + 1}", **USED) for i in range(10))
     )
+    outcomes = [rotation.outcome for rotation in rotations]
     assert outcomes.count(RotateOutcome.ROTATED) == 1
     # The first loser presented a token that had just been spent: reuse, session revoked;
     # after that the session is gone for everyone.
     assert outcomes.count(RotateOutcome.REUSED) == 1
     assert outcomes.count(RotateOutcome.INVALID) == 8
     winner = f"token-{outcomes.index(RotateOutcome.ROTATED) + 1}"
-    assert await stores[1].rotate("session-1", winner, "token-99", **USED) is RotateOutcome.INVALID
+    assert await outcome(stores[1], "session-1", winner, "token-99") is RotateOutcome.INVALID
+
+
+async def test_a_rotation_reads_its_user_and_ends_the_session_of_an_inactive_one(
+    stores: list[RedisTokenStore], app: FastAPI
+) -> None:
+    assert await stores[0].start_session(new_session())
+    rotated = await stores[0].rotate("session-1", "token-0", "token-1", **USED)
+    assert rotated.outcome is RotateOutcome.ROTATED
+    assert rotated.tokens is not None
+    assert (rotated.tokens.access_token, rotated.tokens.refresh_token) == (USER_1, "one")
+
+    async def set_active(active: bool) -> None:
+        # By hand, as an operator might: no credentials version raised, nothing told Redis.
+        async with services_of(app).sessionmaker() as db:
+            await db.execute(update(User).values(is_active=active))
+            await db.commit()
+
+    await set_active(False)
+    refused = await stores[1].rotate("session-1", "token-1", "token-2", **USED)
+    assert (refused.outcome, refused.tokens) == (RotateOutcome.INVALID, None)
+    # The session ended, not just this refresh: reactivated, its token still works no more.
+    await set_active(True)
+    again = await stores[0].rotate("session-1", "token-1", "token-2", **USED)
+    assert again.outcome is RotateOutcome.INVALID
 
 
 async def test_a_retried_rotation_is_not_mistaken_for_reuse(
     stores: list[RedisTokenStore],
 ) -> None:
     assert await stores[0].start_session(new_session())
-    assert (
-        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
-    )
+    assert await outcome(stores[0], "session-1", "token-0", "token-1") is RotateOutcome.ROTATED
     # The same call again, as redis-py's retry sends it when the first reply was lost.
-    assert (
-        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
-    )
-    assert (
-        await stores[1].rotate("session-1", "token-1", "token-2", **USED) is RotateOutcome.ROTATED
-    )
+    assert await outcome(stores[0], "session-1", "token-0", "token-1") is RotateOutcome.ROTATED
+    assert await outcome(stores[1], "session-1", "token-1", "token-2") is RotateOutcome.ROTATED
 
 
 async def test_an_expired_session_cannot_rotate(stores: list[RedisTokenStore]) -> None:
     assert await stores[0].start_session(new_session(ends_in=-1))
-    assert (
-        await stores[0].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
-    )
+    assert await outcome(stores[0], "session-1", "token-0", "token-1") is RotateOutcome.INVALID
 
 
 async def test_no_session_starts_under_credentials_older_than_a_change(
@@ -155,9 +204,9 @@ async def test_no_session_starts_under_credentials_older_than_a_change(
 ) -> None:
     """A login checked against version 0 that finishes after a change to version 1, made
     through another worker, must not start its session."""
-    await stores[1].revoke_user("user-1", credentials_version=1)
+    await stores[1].revoke_user(USER_1, credentials_version=1)
     assert not await stores[0].start_session(new_session(credentials_version=0))
-    assert await stores[0].start_session(new_session("user-1", "session-2", credentials_version=1))
+    assert await stores[0].start_session(new_session(USER_1, "session-2", credentials_version=1))
 
 
 async def test_a_session_of_older_credentials_cannot_rotate(
@@ -166,10 +215,8 @@ async def test_a_session_of_older_credentials_cannot_rotate(
     assert await stores[0].start_session(new_session(credentials_version=0))
     # The version raised without the revocation that normally comes with it (say the
     # revocation half of a change failed): the rotation check still catches the session.
-    redis_client.set(f"{REDIS_KEY_PREFIX}credentials:user-1", 1)
-    assert (
-        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.INVALID
-    )
+    redis_client.set(f"{REDIS_KEY_PREFIX}credentials:{USER_1}", 1)
+    assert await outcome(stores[1], "session-1", "token-0", "token-1") is RotateOutcome.INVALID
 
 
 async def test_the_users_index_outlives_every_session_it_lists(
@@ -179,11 +226,11 @@ async def test_the_users_index_outlives_every_session_it_lists(
     the index must still list the older one for logout-all, password change and deactivate."""
     assert await stores[0].start_session(new_session(session_id="long", ends_in=86400))
     assert await stores[0].start_session(new_session(session_id="short", ends_in=60))
-    index_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}user:user-1")
+    index_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}user:{USER_1}")
     session_expires = redis_client.expiretime(f"{REDIS_KEY_PREFIX}session:long")
     assert index_expires >= session_expires > time.time() + 86400
-    await stores[1].revoke_user("user-1")
-    assert await stores[0].rotate("long", "token-0", "token-1", **USED) is RotateOutcome.INVALID
+    await stores[1].revoke_user(USER_1)
+    assert await outcome(stores[0], "long", "token-0", "token-1") is RotateOutcome.INVALID
 
 
 async def test_the_store_enforces_the_absolute_end_too(
@@ -200,9 +247,7 @@ async def test_revoking_another_users_session_does_nothing(
 ) -> None:
     assert await stores[0].start_session(new_session())
     await stores[0].revoke_session("session-1", "user-2")
-    assert (
-        await stores[1].rotate("session-1", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
-    )
+    assert await outcome(stores[1], "session-1", "token-0", "token-1") is RotateOutcome.ROTATED
 
 
 async def test_reuse_on_one_worker_revokes_the_session_on_another(
@@ -381,12 +426,12 @@ async def test_revoking_a_user_keeps_only_the_session_that_changed_the_password(
 ) -> None:
     for session_id in ("caller", "other"):
         assert await stores[0].start_session(new_session(session_id=session_id))
-    await stores[1].revoke_user("user-1", credentials_version=1, keep_session="caller")
-    assert await stores[0].rotate("caller", "token-0", "token-1", **USED) is RotateOutcome.ROTATED
-    assert await stores[0].rotate("other", "token-0", "token-1", **USED) is RotateOutcome.INVALID
-    assert [session.session_id for session in await stores[1].list_sessions("user-1")] == ["caller"]
+    await stores[1].revoke_user(USER_1, credentials_version=1, keep_session="caller")
+    assert await outcome(stores[0], "caller", "token-0", "token-1") is RotateOutcome.ROTATED
+    assert await outcome(stores[0], "other", "token-0", "token-1") is RotateOutcome.INVALID
+    assert [session.session_id for session in await stores[1].list_sessions(USER_1)] == ["caller"]
     # Another change came in between (version 2): the caller's session, still at 1, is not
     # the one the change at version 3 replaced, and ends with the rest.
-    await stores[1].revoke_user("user-1", credentials_version=3, keep_session="caller")
-    assert await stores[0].rotate("caller", "token-1", "token-2", **USED) is RotateOutcome.INVALID
-    assert await stores[1].list_sessions("user-1") == []
+    await stores[1].revoke_user(USER_1, credentials_version=3, keep_session="caller")
+    assert await outcome(stores[0], "caller", "token-1", "token-2") is RotateOutcome.INVALID
+    assert await stores[1].list_sessions(USER_1) == []

@@ -5,6 +5,9 @@ import asyncio
 import httpx
 import jwt
 from fastapi import FastAPI
+from sqlalchemy import update
+
+from {{ cookiecutter.package_name }}.users.models import User
 
 from conftest import bearer
 
@@ -93,3 +96,21 @@ async def test_bad_refresh_requests(client: httpx.AsyncClient, tokens: dict[str,
             "/auth/refresh", content=b"{", headers={"content-type": "application/json"}
         )
     ).status_code == 422
+
+
+async def test_a_user_deactivated_by_hand_loses_the_session_at_its_next_refresh(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """Deactivated straight in SQL, as an operator might: no credentials version raised,
+    nothing revoked. The rotation reads the user and refuses, and ends the session: its
+    access token stops working too, and so does its refresh token once reactivated."""
+    async with app.state.services.sessionmaker() as db:
+        await db.execute(update(User).values(is_active=False))
+        await db.commit()
+    assert (await _refresh(client, tokens["refresh_token"])).status_code == 401
+    protected = await client.get("/protected", headers=bearer(tokens["access_token"]))
+    assert protected.status_code == 401
+    async with app.state.services.sessionmaker() as db:
+        await db.execute(update(User).values(is_active=True))
+        await db.commit()
+    assert (await _refresh(client, tokens["refresh_token"])).status_code == 401

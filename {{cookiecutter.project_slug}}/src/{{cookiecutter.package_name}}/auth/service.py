@@ -144,42 +144,47 @@ class AuthService:
             raise InvalidRefreshTokenError from None
         if scopes is not None and not scopes <= claims.scopes:
             raise InvalidScopeError
-        # Read before the rotation writes: if the database fails here, the token is not spent
-        # and the client can retry, instead of its retry looking like a stolen token's reuse.
-        user = await users.read_by_id(self._engine, claims.user_id)
-        if user is None or not user.is_active:
-            await self._store.revoke_session(claims.session_id, claims.user_id)
-            raise InvalidRefreshTokenError
-        # A role change ends the user's sessions, so the role here is the login's; the
-        # intersection only keeps a token from ever holding more than the role allows.
-        granted = _grant(scopes_of(user.role), scopes or claims.scopes)
-        issued = self._tokens.issue(
-            claims.user_id,
-            claims.session_id,
-            claims.auth_time,
-            granted,
-            token_claims.custom_claims(user),
-        )
-        outcome = await self._store.rotate(
+        new_token_id = self._tokens.new_token_id()
+
+        def make_tokens(user: User) -> IssuedTokens:
+            # A role change ends the user's sessions, so the role here is the login's; the
+            # intersection only keeps a token from ever holding more than the role allows.
+            granted = _grant(scopes_of(user.role), scopes or claims.scopes)
+            return self._tokens.issue(
+                claims.user_id,
+                claims.session_id,
+                claims.auth_time,
+                granted,
+                token_claims.custom_claims(user),
+                refresh_token_id=new_token_id,
+            )
+
+        # The store reads the user and makes the new tokens within the rotation's own atomic
+        # step (one transaction on the database): if the database fails, or making the tokens
+        # does (say, `custom_claims` raises), the old token is not spent and the client can
+        # retry, instead of its retry looking like a stolen token's reuse.
+        rotation = await self._store.rotate(
             claims.session_id,
             claims.token_id,
-            issued.refresh_token_id,
+            new_token_id,
+            user_id=claims.user_id,
             client=bounded(client, MAX_CLIENT_LENGTH),
             user_agent=bounded(user_agent, MAX_USER_AGENT_LENGTH),
+            make_tokens=make_tokens,
         )
-        if outcome is RotateOutcome.REUSED:
+        if rotation.outcome is RotateOutcome.REUSED:
             audit(
                 "refresh_token_reused",
                 user_id=claims.user_id,
                 session_id=claims.session_id,
                 client=client,
             )
-        if outcome is not RotateOutcome.ROTATED:
+        if rotation.tokens is None:
             raise InvalidRefreshTokenError
         audit(
             "token_refreshed", user_id=claims.user_id, session_id=claims.session_id, client=client
         )
-        return issued
+        return rotation.tokens
 
     async def logout(
         self, access: Claims, refresh_token: str | None, *, client: str | None

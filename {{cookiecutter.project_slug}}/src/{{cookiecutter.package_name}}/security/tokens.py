@@ -144,10 +144,13 @@ class TokenService:
         auth_time: int,
         scopes: Collection[str],
         extra: Mapping[str, Any] | None = None,
+        *,
+        refresh_token_id: str | None = None,
     ) -> IssuedTokens:
         """A new access + refresh pair for the session that logged in at `auth_time`, granting
         `scopes`; the access token also carries the `extra` claims (any JSON values, none of
-        our own names).
+        our own names). The refresh token's id is `refresh_token_id` (from `new_token_id`,
+        for a refresh whose store recorded the id before the tokens were made) or a new one.
 
         The refresh token dies after the idle timeout unless it is used, and never outlives its
         session: refreshing cannot extend a login past its absolute lifetime.
@@ -160,12 +163,12 @@ class TokenService:
             raise ValueError("a scope is printable ASCII without spaces, quotes or backslashes")
         own: dict[str, Any] = {"auth_time": auth_time} | ({"scope": scope} if scope else {})
         now = int(time.time())
-        refresh_id = secrets.token_urlsafe(_TOKEN_ID_BYTES)
+        refresh_id = refresh_token_id or self.new_token_id()
         access = self._encode(
             "access",
             user_id,
             session_id,
-            secrets.token_urlsafe(_TOKEN_ID_BYTES),
+            self.new_token_id(),
             now,
             now + self._access_ttl,
             extra | own,
@@ -181,6 +184,11 @@ class TokenService:
             own,
         )
         return IssuedTokens(access, refresh, refresh_id, self._access_ttl, session_id, scope)
+
+    @staticmethod
+    def new_token_id() -> str:
+        """A fresh random token id (`jti`)."""
+        return secrets.token_urlsafe(_TOKEN_ID_BYTES)
 
     def verify_access(self, token: str) -> Claims:
         """Claims of a valid, unexpired, unrevoked access token, else InvalidTokenError."""

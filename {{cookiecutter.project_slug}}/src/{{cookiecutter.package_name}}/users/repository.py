@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, inspect, or_, select, update
+from sqlalchemy import Column, Select, and_, bindparam, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -70,42 +70,52 @@ async def get_by_id(session: AsyncSession, user_id: str) -> User | None:
 
 
 @functools.cache
-def _user_columns() -> tuple[tuple[str, ...], Select[Any]]:
-    """The users row, column by column, with the User attribute each one fills (built on
-    first use: inspecting the mapper configures it, which import time need not pay)."""
+def user_columns() -> tuple[tuple[str, ...], tuple[Column[Any], ...]]:
+    """Every column of the users table, with the User attribute each one fills: what a
+    statement that reads a whole user selects or returns, and `user_from_row` turns back
+    into a User (built on first use: inspecting the mapper configures it, which import time
+    need not pay)."""
     attributes = inspect(User).column_attrs
-    keys = tuple(attribute.key for attribute in attributes)
-    return keys, select(*(attribute.columns[0] for attribute in attributes))
+    return (
+        tuple(attribute.key for attribute in attributes),
+        tuple(attribute.columns[0] for attribute in attributes),  # type: ignore[misc]
+    )
+
+
+def user_from_row(row: Sequence[Any]) -> User:
+    """A User of its own, in no session (nothing to flush or refresh later), from a row of
+    `user_columns()`'s values in their order."""
+    keys, _ = user_columns()
+    return User(**dict(zip(keys, row, strict=True)))
 
 
 @functools.cache
-def _row_by_id() -> tuple[tuple[str, ...], Select[Any]]:
-    keys, statement = _user_columns()
-    return keys, statement.where(User.__table__.c.id == bindparam("id"))
+def _row_by_id() -> Select[Any]:
+    _, columns = user_columns()
+    return select(*columns).where(User.__table__.c.id == bindparam("id"))
 
 
 @functools.cache
-def _row_by_username_key() -> tuple[tuple[str, ...], Select[Any]]:
-    keys, statement = _user_columns()
-    return keys, statement.where(User.__table__.c.username_key == bindparam("key"))
+def _row_by_username_key() -> Select[Any]:
+    _, columns = user_columns()
+    return select(*columns).where(User.__table__.c.username_key == bindparam("key"))
 
 
 async def _read_one(
-    engine: AsyncEngine, query: tuple[tuple[str, ...], Select[Any]], parameters: dict[str, Any]
+    engine: AsyncEngine, statement: Select[Any], parameters: dict[str, Any]
 ) -> User | None:
     """One SELECT on a pooled connection, its row as a User of its own, in no session."""
-    keys, statement = query
     async with engine.connect() as connection:
         row = (await connection.execute(statement, parameters)).one_or_none()
-    return None if row is None else User(**dict(zip(keys, row, strict=True)))
+    return None if row is None else user_from_row(row)
 
 
 async def read_by_id(engine: AsyncEngine, user_id: str) -> User | None:
     """`get_by_id` for a read that changes nothing: one SELECT on a pooled connection, and
     the row as a User of its own, in no session (so nothing to flush or refresh later).
 
-    For the hot path of a refresh: a Session (identity map, unit of work, a query built per
-    call) costs more CPU than the query itself.
+    For the hot path of a refresh on a store outside the database: a Session (identity
+    map, unit of work, a query built per call) costs more CPU than the query itself.
     """
     try:
         key = uuid.UUID(user_id)

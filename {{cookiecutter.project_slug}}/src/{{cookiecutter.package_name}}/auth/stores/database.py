@@ -28,8 +28,16 @@ from ...db import database_now, upsert
 from ...security.database_throttle import DatabaseAttemptLog
 from ...security.revocation import RevokedSessions
 from ...users.models import User
+from ...users.repository import user_columns, user_from_row
 from .database_tables import AuthSession, Revocation, RevocationCounter
-from .interface import NewSession, RotateOutcome, SessionInfo, StoreBackend
+from .interface import (
+    NewSession,
+    RotateOutcome,
+    Rotation,
+    SessionInfo,
+    StoreBackend,
+    TokenMaker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +120,12 @@ class DatabaseTokenStore:
             created_at=database_now(), last_used_at=database_now()
         )
         live = (AuthSession.id == bindparam("session"), *_live())
+        _, user_columns_ = user_columns()
         # Compare-and-swap: of concurrent refreshes with one token, only the first matches.
-        # The same statement records the refresh for the list of sessions: no extra trip.
+        # The same statement records the refresh for the list of sessions and returns the
+        # user's row, as its WHERE found them active and at the session's credentials
+        # version: one statement, one transaction, no second connection for the user.
+        # (Scalar subqueries: SQLite's RETURNING cannot name an UPDATE ... FROM table.)
         self._rotate = (
             update(AuthSession)
             .where(*live, AuthSession.current_token_id == bindparam("old"))
@@ -123,8 +135,22 @@ class DatabaseTokenStore:
                 client=bindparam("new_client"),
                 user_agent=bindparam("new_agent"),
             )
+            .returning(
+                *(
+                    select(column).where(User.id == AuthSession.user_id).scalar_subquery()
+                    for column in user_columns_
+                )
+            )
         )
-        self._find_live = select(AuthSession.id).where(*live)
+        # Why a rotation was refused: is the session open (not revoked; over?), is its user
+        # still there and active, and at the session's credentials version?
+        self._refusal = select(
+            AuthSession.expires_at > database_now(),
+            select(User.id)
+            .where(User.id == AuthSession.user_id, User.is_active.is_(True))
+            .exists(),
+            _issued_under_current_credentials(),
+        ).where(AuthSession.id == bindparam("session"), AuthSession.revoked_at.is_(None))
         self._revoke_one = _revoking(
             AuthSession.id == bindparam("session"), AuthSession.user_id == bindparam("user")
         )
@@ -165,28 +191,45 @@ class DatabaseTokenStore:
         old_token_id: str,
         new_token_id: str,
         *,
+        user_id: str,
         client: str | None,
         user_agent: str | None,
-    ) -> RotateOutcome:
+        make_tokens: TokenMaker,
+    ) -> Rotation:
+        # `user_id` is the token's subject, which we signed with the session id: the session's
+        # own user_id is the one the statements join on.
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                self._rotate,
-                {
-                    "session": session_id,
-                    "old": old_token_id,
-                    "new": new_token_id,
-                    "new_client": client,
-                    "new_agent": user_agent,
-                },
-            )
-            if result.rowcount == 1:
-                return RotateOutcome.ROTATED
-            if await conn.scalar(self._find_live, {"session": session_id}) is None:
-                # Unknown, revoked, over, or issued under credentials that have changed since.
-                return RotateOutcome.INVALID
+            user = (
+                await conn.execute(
+                    self._rotate,
+                    {
+                        "session": session_id,
+                        "old": old_token_id,
+                        "new": new_token_id,
+                        "new_client": client,
+                        "new_agent": user_agent,
+                    },
+                )
+            ).one_or_none()
+            if user is not None:
+                # Made before the commit: if making them fails, the rotation rolls back.
+                return Rotation(RotateOutcome.ROTATED, make_tokens(user_from_row(user)))
+            refusal = (await conn.execute(self._refusal, {"session": session_id})).one_or_none()
+            if refusal is None:
+                # Unknown, or revoked already.
+                return Rotation(RotateOutcome.INVALID)
+            is_open, user_active, current = refusal
+            if not user_active:
+                # Gone or deactivated, perhaps by hand in SQL without revoking anything: its
+                # session ends here, its access tokens with it.
+                await self._revoke(conn, _revoking(AuthSession.id == session_id), {})
+                return Rotation(RotateOutcome.INVALID)
+            if not (is_open and current):
+                # Over, or issued under credentials that have changed since.
+                return Rotation(RotateOutcome.INVALID)
             # A validly signed but rotated-out token of a live session: revoke it all.
             await self._revoke(conn, _revoking(AuthSession.id == session_id), {})
-        return RotateOutcome.REUSED
+        return Rotation(RotateOutcome.REUSED)
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
         async with self._engine.connect() as conn:

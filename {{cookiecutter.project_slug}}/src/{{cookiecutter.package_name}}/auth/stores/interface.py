@@ -6,11 +6,14 @@ access tokens (the store adds it to every worker's RevokedSessions).
 """
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ...security.revocation import RevokedSessions
 from ...security.throttle import AttemptLog
+from ...security.tokens import IssuedTokens
+from ...users.models import User
 
 
 class RotateOutcome(enum.Enum):
@@ -20,6 +23,18 @@ class RotateOutcome(enum.Enum):
     REUSED = "reused"
     # Unknown token, or its session is revoked or over.
     INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What `TokenStore.rotate` did, and with ROTATED the new tokens (None otherwise)."""
+
+    outcome: RotateOutcome
+    tokens: IssuedTokens | None = None
+
+
+# Makes a refresh's new tokens for the session's user as the rotation found them.
+TokenMaker = Callable[[User], IssuedTokens]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +82,21 @@ class TokenStore(Protocol):
         old_token_id: str,
         new_token_id: str,
         *,
+        user_id: str,
         client: str | None,
         user_agent: str | None,
-    ) -> RotateOutcome:
+        make_tokens: TokenMaker,
+    ) -> Rotation:
         """Atomically retire `old_token_id` and register `new_token_id` in its place, and
-        record the refresh (time, `client`, `user_agent`) in the same step.
+        record the refresh (time, `client`, `user_agent`) in the same step. The new tokens
+        are made by `make_tokens`, from the session's user (`user_id`, the token's subject)
+        as the rotation found them, so they carry the user's current values; it is called
+        before the rotation is final, so if it fails, nothing is spent either.
 
         Of several concurrent calls with the same old token, at most one returns ROTATED; none
-        does once the user's credentials changed after the session started.
+        does once the user's credentials changed after the session started, or while the user
+        is gone or inactive, which also revokes the session. Nothing is spent when the step
+        fails (a database or Redis error): the client's retry is not a reuse.
         """
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:

@@ -43,8 +43,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ...config import Settings
 from ...security.redis_throttle import RedisAttemptLog
 from ...security.revocation import RevokedSessions
+from ...users import repository as users
 from ..exceptions import AuthenticationError
-from .interface import NewSession, RotateOutcome, SessionInfo, StoreBackend
+from .interface import (
+    NewSession,
+    RotateOutcome,
+    Rotation,
+    SessionInfo,
+    StoreBackend,
+    TokenMaker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -278,18 +286,21 @@ class SyncedRevokedSessions(RevokedSessions):
 
 class RedisTokenStore:
     """TokenStore on Redis: atomic Lua scripts for sessions and revocations, pub/sub to spread
-    them. The store owns its connections, and `close()` releases them."""
+    them. The store owns its Redis connections, and `close()` releases them; users stay in
+    the database of `engine`, where a rotation reads its user first."""
 
     def __init__(
         self,
         redis_url: str,
         revoked: SyncedRevokedSessions,
+        engine: AsyncEngine,
         *,
         key_prefix: str,
         access_ttl: int,
         poll_seconds: float,
     ) -> None:
         self._revoked = revoked
+        self._engine = engine
         self._prefix = key_prefix
         # Access tokens of the session were all issued before it was revoked, so none can be
         # valid beyond that moment + access lifetime: the revocation can be forgotten then.
@@ -345,9 +356,23 @@ class RedisTokenStore:
         old_token_id: str,
         new_token_id: str,
         *,
+        user_id: str,
         client: str | None,
         user_agent: str | None,
-    ) -> RotateOutcome:
+        make_tokens: TokenMaker,
+    ) -> Rotation:
+        # The user is read from the database, and the new tokens made, before the script
+        # spends the old token: if either fails, nothing is spent. Redis and SQL share no
+        # transaction; a change to the user made after this read raises their credentials
+        # version in Redis too (AccountService), which the script checks, so the rotation is
+        # refused or the session revoked right after it.
+        user = await users.read_by_id(self._engine, user_id)
+        if user is None or not user.is_active:
+            # Gone or deactivated, perhaps by hand in SQL without revoking anything: its
+            # session ends here, its access tokens with it.
+            await self.revoke_session(session_id, user_id)
+            return Rotation(RotateOutcome.INVALID)
+        tokens = make_tokens(user)
         outcome = RotateOutcome(
             await self._rotate(
                 args=self._args(
@@ -358,7 +383,8 @@ class RedisTokenStore:
         if outcome is not RotateOutcome.ROTATED:
             # Refused at once by this worker too (the others learn it from the channel).
             self._revoked.add(session_id, time.time() + self._keep_revoked)
-        return outcome
+            return Rotation(outcome)
+        return Rotation(outcome, tokens)
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
         rows = await self._list_sessions(args=self._args(user_id))
@@ -465,13 +491,14 @@ class RedisTokenStore:
             self._revoked.add(session_id, until)
 
 
-def build_backend(settings: Settings, _engine: AsyncEngine) -> StoreBackend:
+def build_backend(settings: Settings, engine: AsyncEngine) -> StoreBackend:
     """Sessions, revocations and throttling slots in Redis; users stay in the database."""
     # Fail closed: a worker that cannot prove it has seen every revocation answers 503.
     revoked = SyncedRevokedSessions(stale_after=2 * settings.revocation_poll_seconds)
     store = RedisTokenStore(
         settings.redis_url,
         revoked,
+        engine,
         key_prefix=settings.redis_key_prefix,
         access_ttl=settings.access_token_seconds,
         poll_seconds=settings.revocation_poll_seconds,
