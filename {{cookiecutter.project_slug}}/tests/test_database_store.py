@@ -143,15 +143,19 @@ async def test_a_refresh_is_one_connection_and_one_transaction(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
     """The user is read in the rotation's own statement: no second pooled connection (its
-    checkout, reset and thread hand-offs were a third of a refresh)."""
+    checkout, reset and thread hand-offs were a third of a refresh). Only this request's own
+    connections count: the revocation poll runs beside it in a task of its own."""
     engine = app.state.services.sessionmaker.kw["bind"].sync_engine
+    request_task = asyncio.current_task()
     seen: list[str] = []
 
     def checkout(*_: object) -> None:
-        seen.append("checkout")
+        if asyncio.current_task() is request_task:
+            seen.append("checkout")
 
     def commit(*_: object) -> None:
-        seen.append("commit")
+        if asyncio.current_task() is request_task:
+            seen.append("commit")
 
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "commit", commit)
