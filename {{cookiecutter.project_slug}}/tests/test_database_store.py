@@ -11,16 +11,17 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from {{ cookiecutter.package_name }}.auth.stores import database
 from {{ cookiecutter.package_name }}.auth.stores.database import DatabaseTokenStore
 from {{ cookiecutter.package_name }}.auth.stores.database_tables import AuthSession, Revocation
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.security.database_throttle import ThrottleAttempt
 from {{ cookiecutter.package_name }}.users.models import User
 
-from conftest import bearer, login, running
+from conftest import add_user, bearer, login, make_settings, running
 
 POLL_SECONDS = 0.05  # the test settings' REVOCATION_POLL_SECONDS
 
@@ -142,15 +143,19 @@ async def test_a_refresh_is_one_connection_and_one_transaction(
     app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
     """The user is read in the rotation's own statement: no second pooled connection (its
-    checkout, reset and thread hand-offs were a third of a refresh)."""
+    checkout, reset and thread hand-offs were a third of a refresh). Only this request's own
+    connections count: the revocation poll runs beside it in a task of its own."""
     engine = app.state.services.sessionmaker.kw["bind"].sync_engine
+    request_task = asyncio.current_task()
     seen: list[str] = []
 
     def checkout(*_: object) -> None:
-        seen.append("checkout")
+        if asyncio.current_task() is request_task:
+            seen.append("checkout")
 
     def commit(*_: object) -> None:
-        seen.append("commit")
+        if asyncio.current_task() is request_task:
+            seen.append("commit")
 
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "commit", commit)
@@ -257,3 +262,33 @@ async def test_revoking_a_user_keeps_only_a_session_of_the_version_just_replaced
     )
     assert late.status_code == 401
     assert await store.list_sessions(user_id) == []
+
+
+async def test_attempts_past_their_window_stop_counting_before_the_purge_deletes_them(
+    database_url: str,
+) -> None:
+    """Reservations leave expired attempts to the occasional purge: such a row must neither
+    count towards a limit nor be the slot whose expiry a Retry-After names."""
+    window = 600
+    settings = make_settings(
+        database_url, login_max_failures=3, login_failure_window_seconds=window
+    )
+    async with running(settings) as (app, http):
+        await add_user(app, "alice@example.com")
+
+        async def fail() -> int:
+            return (await login(http, password="wrong password")).status_code
+
+        assert [await fail() for _ in range(4)] == [400, 400, 400, 429]
+        # The window of those three passes, and no purge runs.
+        async with app.state.services.engine.begin() as conn:
+            await conn.execute(
+                update(ThrottleAttempt).values(expires_at=ThrottleAttempt.expires_at - window)
+            )
+        assert [await fail() for _ in range(4)] == [400, 400, 400, 429]
+        throttled = await login(http, password="wrong password")
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) > window - 60
+        async with app.state.services.engine.connect() as conn:
+            rows = await conn.scalar(select(func.count()).select_from(ThrottleAttempt))
+        assert rows == 2 * (3 + 3)  # account and address buckets, expired ones kept

@@ -70,8 +70,7 @@ class AuthService:
         except ThrottledError as exc:
             audit("login_throttled", client=client, reason=exc.scope)
             raise
-        async with self._sessionmaker() as db:
-            user = await users.get_by_username(db, username)
+        user = await users.read_by_username(self._engine, username)
         # Hashing happens with no database connection held: a login storm must not drain the pool.
         valid, new_hash = await self._passwords.verify(
             password, user.password_hash if user else None

@@ -2,9 +2,12 @@
 
 Two tables: `throttle_buckets` has one row per bucket, which a reservation upserts first to
 lock it (PostgreSQL locks the row until commit; SQLite takes its single write lock), so the
-reservations of one bucket run one at a time. `throttle_attempts` has one row per attempt
-until its window has passed; a reservation counts them under that lock and adds its own only
-if every bucket has room. Times come from the database's clock, the one all hosts share.
+reservations of one bucket run one at a time. `throttle_attempts` has one row per attempt; a
+reservation counts those still in their window under that lock and adds its own only if every
+bucket has room. Rows whose window has passed count for nothing and are deleted now and then
+(every _PURGE_EVERY_SECONDS), not by every reservation: a bucket holds at most its
+`max_attempts` rows per window, since refused attempts are never recorded. Times come from
+the database's clock, the one all hosts share.
 """
 
 import math
@@ -57,26 +60,27 @@ class DatabaseAttemptLog:
             index_elements=[ThrottleBucket.key], set_={"touched_at": touch.excluded.touched_at}
         )
         self._now = select(database_now())
-        buckets = ThrottleAttempt.bucket.in_(bindparam("buckets", expanding=True))
-        # Each one statement for all the buckets of an attempt: fewer round trips (and, on
-        # SQLite, thread hand-offs) while the buckets are locked.
-        self._expire = delete(ThrottleAttempt).where(
-            buckets, ThrottleAttempt.expires_at <= bindparam("now")
-        )
+        in_window = ThrottleAttempt.expires_at > database_now()
+        # One statement for all the buckets of an attempt: fewer round trips (and, on SQLite,
+        # thread hand-offs) while the buckets are locked.
         self._count = (
             select(ThrottleAttempt.bucket, func.count())
-            .where(buckets)
+            .where(ThrottleAttempt.bucket.in_(bindparam("buckets", expanding=True)), in_window)
             .group_by(ThrottleAttempt.bucket)
         )
-        bucket = ThrottleAttempt.bucket == bindparam("bucket")
         self._nth_expiry = (
             select(ThrottleAttempt.expires_at)
-            .where(bucket)
+            .where(
+                ThrottleAttempt.bucket == bindparam("bucket"),
+                ThrottleAttempt.expires_at > bindparam("now"),
+            )
             .order_by(ThrottleAttempt.expires_at)
             .offset(bindparam("skip"))
             .limit(1)
         )
-        self._record = insert(ThrottleAttempt)
+        self._record = insert(ThrottleAttempt).values(
+            expires_at=database_now() + bindparam("window_seconds", type_=Float())
+        )
         self._release = delete(ThrottleAttempt).where(
             ThrottleAttempt.attempt_id == bindparam("attempt"),
             ThrottleAttempt.bucket.in_(bindparam("buckets", expanding=True)),
@@ -90,27 +94,20 @@ class DatabaseAttemptLog:
             # The write comes first: on SQLite it takes the write lock before anything is read.
             # Row by row in that order (one executemany): PostgreSQL locks each as it goes.
             await conn.execute(self._touch, [{"bucket": limit.bucket} for limit in ordered])
-            now = await conn.scalar(self._now)
-            assert now is not None
-            keys = [limit.bucket for limit in ordered]
-            await conn.execute(self._expire, {"buckets": keys, "now": now})
-            counted = await conn.execute(self._count, {"buckets": keys})
+            counted = await conn.execute(
+                self._count, {"buckets": [limit.bucket for limit in ordered]}
+            )
             counts: dict[str, int] = {bucket: count for bucket, count in counted}
-            refusals = [
-                refusal
-                for limit in ordered
-                if (refusal := await self._refusal(conn, limit, counts.get(limit.bucket, 0), now))
-                is not None
-            ]
-            if refusals:
-                return max(refusals, key=lambda refusal: refusal.retry_after)
+            full = [limit for limit in ordered if counts.get(limit.bucket, 0) >= limit.max_attempts]
+            if full:
+                return await self._refusal(conn, full, counts)
             await conn.execute(
                 self._record,
                 [
                     {
                         "bucket": limit.bucket,
                         "attempt_id": attempt_id,
-                        "expires_at": now + limit.window_seconds,
+                        "window_seconds": limit.window_seconds,
                     }
                     for limit in ordered
                 ],
@@ -119,19 +116,27 @@ class DatabaseAttemptLog:
         return None
 
     async def _refusal(
-        self, conn: AsyncConnection, limit: Limit, count: int, now: float
-    ) -> ThrottledError | None:
-        """None if the bucket, holding `count` attempts in their window, has room, else how
-        long until it has."""
-        if count < limit.max_attempts:
-            return None
-        # The slot that frees first: the one that leaves `max_attempts - 1` behind it.
-        frees_at = await conn.scalar(
-            self._nth_expiry, {"bucket": limit.bucket, "skip": count - limit.max_attempts}
-        )
-        assert frees_at is not None
-        wait = max(1, math.ceil(frees_at - now))
-        return ThrottledError(wait, limit.scope)
+        self, conn: AsyncConnection, full: Sequence[Limit], counts: dict[str, int]
+    ) -> ThrottledError:
+        """How long until every one of the `full` buckets has room, and the scope of the one
+        that takes longest."""
+        now = await conn.scalar(self._now)
+        assert now is not None
+        refusals = []
+        for limit in full:
+            # The slot that frees first: the one that leaves `max_attempts - 1` behind it.
+            # None when it left its window since the count, a moment ago: room in a second.
+            frees_at = await conn.scalar(
+                self._nth_expiry,
+                {
+                    "bucket": limit.bucket,
+                    "now": now,
+                    "skip": counts[limit.bucket] - limit.max_attempts,
+                },
+            )
+            wait = 1 if frees_at is None else max(1, math.ceil(frees_at - now))
+            refusals.append(ThrottledError(wait, limit.scope))
+        return max(refusals, key=lambda refusal: refusal.retry_after)
 
     async def release(self, attempt_id: str, buckets: Collection[str]) -> None:
         async with self._engine.begin() as conn:

@@ -95,6 +95,21 @@ def _row_by_id() -> Select[Any]:
     return select(*columns).where(User.__table__.c.id == bindparam("id"))
 
 
+@functools.cache
+def _row_by_username_key() -> Select[Any]:
+    _, columns = user_columns()
+    return select(*columns).where(User.__table__.c.username_key == bindparam("key"))
+
+
+async def _read_one(
+    engine: AsyncEngine, statement: Select[Any], parameters: dict[str, Any]
+) -> User | None:
+    """One SELECT on a pooled connection, its row as a User of its own, in no session."""
+    async with engine.connect() as connection:
+        row = (await connection.execute(statement, parameters)).one_or_none()
+    return None if row is None else user_from_row(row)
+
+
 async def read_by_id(engine: AsyncEngine, user_id: str) -> User | None:
     """`get_by_id` for a read that changes nothing: one SELECT on a pooled connection, and
     the row as a User of its own, in no session (so nothing to flush or refresh later).
@@ -106,9 +121,7 @@ async def read_by_id(engine: AsyncEngine, user_id: str) -> User | None:
         key = uuid.UUID(user_id)
     except ValueError:
         return None
-    async with engine.connect() as connection:
-        row = (await connection.execute(_row_by_id(), {"id": key})).one_or_none()
-    return None if row is None else user_from_row(row)
+    return await _read_one(engine, _row_by_id(), {"id": key})
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
@@ -122,6 +135,16 @@ async def get_by_username(session: AsyncSession, username: str) -> User | None:
     except InvalidUsernameError:
         return None
     return await session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+async def read_by_username(engine: AsyncEngine, username: str) -> User | None:
+    """`get_by_username` for a read that changes nothing, like `read_by_id`: a login reads
+    the user once to check the password, then writes through the token store alone."""
+    try:
+        validate_username(username)
+    except InvalidUsernameError:
+        return None
+    return await _read_one(engine, _row_by_username_key(), {"key": username_key(username)})
 
 
 async def create(
