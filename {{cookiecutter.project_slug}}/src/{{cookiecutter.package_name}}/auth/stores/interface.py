@@ -96,7 +96,8 @@ class TokenStore(Protocol):
         Of several concurrent calls with the same old token, at most one returns ROTATED; none
         does once the user's credentials changed after the session started, or while the user
         is gone or inactive, which also revokes the session. Nothing is spent when the step
-        fails (a database or Redis error): the client's retry is not a reuse.
+        fails before it is final (a database error, or Redis unreachable before the script
+        ran): the client's retry is not a reuse.
         """
 
     async def list_sessions(self, user_id: str) -> list[SessionInfo]:
