@@ -94,6 +94,8 @@ GIVE_UP_AFTER_DEADLINE = 2.0
 RECHECK_EVERY = 0.02
 # Longer than any wall-clock overlap a revocation poll might re-read (the store once used 5 s).
 LOCK_HOLD_SECONDS = 7.0
+# How long two refreshes of one token are held at the lock, both in flight.
+REFRESH_HOLD_SECONDS = 1.5
 
 CLOCK_SKEW_VARIABLE = "CLOCK_SKEW_SECONDS"
 SERVER_CLOCK_AHEAD_SECONDS = 300
@@ -604,6 +606,47 @@ def test_revocation_committed_late_reaches_the_other_server(world: World) -> Non
     what = f"{world.backend}, logout on A waited {LOCK_HOLD_SECONDS:.0f}s for a lock"
     assert_refused_in_time(what, {"B": delay}, "the logout's 204")
     assert status_on_a == 401
+    world.assert_no_tracebacks()
+
+
+async def refreshes_queued_on_a_lock(world: World, a: str, b: str) -> tuple[list[int], int]:
+    """Log in on A, then send its refresh token to A and to B at once while the database is
+    locked, so that both rotations are in flight and wait for the lock; return both answers,
+    and the answer to a refresh with the winner's new refresh token."""
+    async with http_client() as client:
+        grant = password_grant(ALICE, USERS[ALICE])
+        logged_in = await client.post(f"{a}/auth/login", data=grant)
+        assert logged_in.status_code == 200, logged_in.text
+        body = {"refresh_token": logged_in.json()["refresh_token"]}
+        async with writers_locked(world):
+            pending = [
+                asyncio.create_task(client.post(f"{url}/auth/refresh", json=body)) for url in (a, b)
+            ]
+            await asyncio.sleep(REFRESH_HOLD_SECONDS)
+            # The interleaving this test is about: both rotations of the one token are
+            # waiting for the lock at the same time.
+            assert not any(task.done() for task in pending), [
+                (task.result().status_code, task.result().text) for task in pending if task.done()
+            ]
+        responses = await asyncio.gather(*pending)
+        winners = [response for response in responses if response.status_code == 200]
+        after = 0
+        if winners:
+            again = {"refresh_token": winners[0].json()["refresh_token"]}
+            after = (await client.post(f"{a}/auth/refresh", json=again)).status_code
+        return sorted(response.status_code for response in responses), after
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", DATABASE_BACKENDS, indirect=True)
+def test_one_refresh_token_sent_to_two_servers_at_once_rotates_once(world: World) -> None:
+    """Two servers rotate the same refresh token, both held at the database's lock until
+    both are in flight: one rotation wins, the other finds its token spent, which is reuse,
+    so the whole session ends and the winner's new refresh token is refused too."""
+    with world.serve("a") as a, world.serve("b") as b:
+        statuses, after = asyncio.run(refreshes_queued_on_a_lock(world, a, b))
+    assert statuses == [200, 401]
+    assert after == 401
     world.assert_no_tracebacks()
 
 
