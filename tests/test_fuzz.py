@@ -35,7 +35,8 @@ CHECKS = (
     "no_secret_echoed",
 )
 # Per operation; a bake has thirteen or fourteen, and the coverage phase adds its own cases.
-# FUZZ_MAX_EXAMPLES raises it for a longer local run.
+# FUZZ_MAX_EXAMPLES raises it for a longer local run; FUZZ_SEED replays the seed a failed run
+# printed.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 GENERATED = re.compile(r"(\d+) generated")
 
@@ -58,6 +59,7 @@ class Server:
     answers: dict[str, object]
     base_url: str
     directory: Path
+    user_id: str
 
 
 @pytest.fixture(scope="module", params=BAKES)
@@ -69,15 +71,25 @@ def server(
     project = bakery.bake(directory, **request.param)
     served.run_cli(project, served.package_of(project), "migrate")
     served.create_users(project, {USERNAME: PASSWORD})
-    # An admin, so the admin API is fuzzed past its 403 too. Being the only admin, it cannot
-    # demote or deactivate itself (409), whatever the fuzzer sends.
+    # An admin, so the admin API is fuzzed past its 403 too. The hooks keep it one.
     served.run_cli(project, served.package_of(project), "set-role", USERNAME, "admin")
     # The fuzzer learns the username from /users/me and tries it at /auth/login with random
     # passwords; the default lockout would then refuse the hook's own logins (a 429 is still
     # a documented answer, but every later case would go unauthenticated).
     limits = {"LOGIN_MAX_FAILURES": "1000", "LOGIN_MAX_FAILURES_PER_ADDRESS": "100000"}
     with served.serving(project, directory / "server.log", **limits) as base_url:
-        yield Server(dict(request.param), base_url, directory)
+        yield Server(dict(request.param), base_url, directory, own_id(base_url))
+
+
+def own_id(base_url: str) -> str:
+    """The fuzzer's user id, which the hooks keep the admin API from locking out."""
+    credentials = {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+    login = httpx.post(f"{base_url}/auth/login", data=credentials, timeout=10)
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    me = httpx.get(f"{base_url}/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    me.raise_for_status()
+    return str(me.json()["id"])
 
 
 def openapi(server: Server) -> dict:
@@ -140,6 +152,7 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(server: Serve
         str(MAX_EXAMPLES),
         "--workers",
         "2",
+        *(["--seed", os.environ["FUZZ_SEED"]] if os.environ.get("FUZZ_SEED") else []),
         "--request-timeout",
         "10",
         SCHEMATHESIS_HOOKS="schemathesis_hooks",
@@ -147,6 +160,7 @@ def test_schemathesis_finds_no_server_error_or_undocumented_answer(server: Serve
         FUZZ_BASE_URL=server.base_url,
         FUZZ_USERNAME=USERNAME,
         FUZZ_PASSWORD=PASSWORD,
+        FUZZ_USER_ID=server.user_id,
         NO_COLOR="1",
     )
     output = result.stdout + result.stderr
