@@ -30,6 +30,8 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.auth.services import Services
@@ -60,6 +62,29 @@ _key_directory: list[Path] = []
 @pytest.fixture(scope="session", autouse=True)
 def _session_key_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
     _key_directory.append(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _load_each_private_key_once() -> Iterator[None]:
+    """Loading an RSA private key checks its primes: about 60 ms for 2048 bits. The suite loads
+    the same few key files hundreds of times (every app start, reload and rotation), which
+    was a fifth of an RS256 project's test run. The same bytes give the same key, so each
+    one is loaded and checked once; a file that fails to load is not remembered and fails
+    again, and a file that changes has new bytes."""
+    load = serialization.load_pem_private_key
+    loaded: dict[tuple[bytes, bytes | None], PrivateKeyTypes] = {}
+
+    def load_once(
+        data: bytes, password: bytes | None = None, *args: Any, **kwargs: Any
+    ) -> PrivateKeyTypes:
+        if args or kwargs:
+            return load(data, password, *args, **kwargs)
+        if (data, password) not in loaded:
+            loaded[data, password] = load(data, password)
+        return loaded[data, password]
+
+    with mock.patch.object(serialization, "load_pem_private_key", load_once):
+        yield
 
 
 @cache

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
+from {{ cookiecutter.package_name }} import key_strength
 from {{ cookiecutter.package_name }}.config import Settings, SettingsError, load_settings
 
 HINT = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -53,5 +54,10 @@ def test_guessable_keys_are_refused_whatever_their_length(key: str) -> None:
     ids=["token_urlsafe-48", "token_hex-32"],
 )
 def test_random_keys_are_always_accepted(generate: Callable[[], str]) -> None:
+    # The strength check itself for many keys (a false refusal would be rare), the whole
+    # settings load for a few: a load costs four times what the check alone costs.
     for _ in range(1000):
+        key = generate()
+        assert key_strength.weakness(key) is None, key
+    for _ in range(20):
         assert _settings(generate()).secret_key is not None
