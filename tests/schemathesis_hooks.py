@@ -5,7 +5,7 @@ logs in anew for each case (no caching). Fuzzing /auth/logout and /auth/logout-a
 session of the case that called them, so a shared token would turn every later case into a
 401 and leave the authenticated code paths unfuzzed.
 
-The fuzzer is an admin, and it must stay one that can log in: see `keep_the_fuzzer_an_admin`.
+The fuzzer is an admin, and it must stay one that can log in: see `before_call`.
 """
 
 import os

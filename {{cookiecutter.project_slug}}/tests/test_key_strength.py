@@ -55,7 +55,7 @@ def test_guessable_keys_are_refused_whatever_their_length(key: str) -> None:
 )
 def test_random_keys_are_always_accepted(generate: Callable[[], str]) -> None:
     # The strength check itself for many keys (a false refusal would be rare), the whole
-    # settings load for a few: a load costs four times what the check alone costs.
+    # settings load for a few: a load costs about five times what the check alone costs.
     for _ in range(1000):
         key = generate()
         assert key_strength.weakness(key) is None, key
